@@ -1,0 +1,315 @@
+//! [`SslContext`]: role, verify mode, trusted CAs, own certificate and key, cipher suites
+//! (≈ MicroPython's `mp_obj_ssl_context_t`).
+//!
+//! rustls configurations are built once, on first use, and reused by every session of the
+//! context (which is what makes session resumption work); any change to the context drops them.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, ServerConfig, SignatureScheme, SupportedCipherSuite};
+use rustls_pki_types::CertificateDer;
+
+use crate::certs::{self, LoadedKey};
+use crate::ciphers;
+use crate::error::Error;
+use crate::verify::{Checker, ClientVerifier, ServerVerifier, TrustStore, VerifyMode};
+
+/// Which end of the connection a context is for (MicroPython's `PROTOCOL_TLS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `PROTOCOL_TLS_CLIENT` (0).
+    Client,
+    /// `PROTOCOL_TLS_SERVER` (1).
+    Server,
+}
+
+impl Protocol {
+    /// The `PROTOCOL_*` constant's value.
+    pub fn as_int(self) -> i64 {
+        match self {
+            Self::Client => 0,
+            Self::Server => 1,
+        }
+    }
+
+    /// The protocol for a constant; only `PROTOCOL_TLS_CLIENT` and `PROTOCOL_TLS_SERVER` exist.
+    pub fn from_int(value: i64) -> Option<Self> {
+        match value {
+            0 => Some(Self::Client),
+            1 => Some(Self::Server),
+            _ => None,
+        }
+    }
+
+    /// The verify mode a new context of this protocol starts with: `CERT_REQUIRED` for clients
+    /// (as the reference's native `tls` module and CPython), `CERT_NONE` for servers.
+    pub fn default_verify_mode(self) -> VerifyMode {
+        match self {
+            Self::Client => VerifyMode::Required,
+            Self::Server => VerifyMode::None,
+        }
+    }
+}
+
+/// A built rustls configuration, shared by every session of the context until it changes.
+#[derive(Debug, Clone)]
+pub(crate) enum Built {
+    Client(Arc<ClientConfig>),
+    Server(Arc<ServerConfig>),
+}
+
+/// The TLS configuration shared by sockets: MicroPython's `SSLContext`.
+///
+/// ```
+/// use mpssl::{Protocol, SslContext, VerifyMode};
+///
+/// let mut ctx = SslContext::new(Protocol::Client);
+/// assert_eq!(ctx.verify_mode(), VerifyMode::Required);
+/// ctx.set_ciphers(&["TLS-AES-256-GCM-SHA384"]).unwrap();
+/// assert_eq!(ctx.ciphers(), ["TLS-AES-256-GCM-SHA384"]);
+/// ```
+#[derive(Debug)]
+pub struct SslContext {
+    protocol: Protocol,
+    verify_mode: VerifyMode,
+    trust: Arc<TrustStore>,
+    chain: Vec<CertificateDer<'static>>,
+    key: Option<LoadedKey>,
+    suites: Vec<SupportedCipherSuite>,
+    check_common_name: bool,
+    provider: Arc<CryptoProvider>,
+    built: Mutex<Option<Built>>,
+}
+
+impl SslContext {
+    /// A new context for one end, with the protocol's default verify mode and every suite.
+    pub fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            verify_mode: protocol.default_verify_mode(),
+            trust: Arc::new(TrustStore::default()),
+            chain: Vec::new(),
+            key: None,
+            suites: ciphers::default_suites(),
+            check_common_name: true,
+            provider: Arc::new(aws_lc_rs::default_provider()),
+            built: Mutex::new(None),
+        }
+    }
+
+    /// The end this context is for.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// How the peer's certificate is checked.
+    pub fn verify_mode(&self) -> VerifyMode {
+        self.verify_mode
+    }
+
+    /// Change how the peer's certificate is checked (applies to sessions created afterwards).
+    pub fn set_verify_mode(&mut self, mode: VerifyMode) {
+        self.verify_mode = mode;
+        self.changed();
+    }
+
+    /// Whether the subject CN is matched when a certificate has no SAN DNS/IP entries
+    /// (CPython's `hostname_checks_common_name`; default `true`, as Mbed TLS).
+    pub fn hostname_checks_common_name(&self) -> bool {
+        self.check_common_name
+    }
+
+    /// Turn the CN fallback of host name matching on or off.
+    pub fn set_hostname_checks_common_name(&mut self, on: bool) {
+        self.check_common_name = on;
+        self.changed();
+    }
+
+    /// Load a private key and its certificate(s), as data (PEM or DER).
+    ///
+    /// The key is parsed first (so bad key *and* bad cert report the key), then the
+    /// certificates. A second call replaces the key and appends the certificates, so a chain
+    /// can be built one DER certificate at a time, leaf first. The key must match the leaf.
+    /// A key the provider cannot sign with (RSA below 2048 bits) is accepted here and makes the
+    /// handshake fail with [`Error::UnusableKey`].
+    pub fn load_cert_chain(&mut self, cert: &[u8], key: &[u8]) -> Result<(), Error> {
+        let key = certs::parse_private_key(key, &self.provider)?;
+        let certs = certs::parse_certificates(cert)?;
+        if let LoadedKey::Usable(signing) = &key {
+            let leaf = self.chain.first().or(certs.first()).cloned();
+            if let Some(leaf) = leaf {
+                match CertifiedKey::new(vec![leaf], signing.clone()).keys_match() {
+                    Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+                    Err(_) => {
+                        return Err(Error::InvalidKey(
+                            "the private key does not match the certificate".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        self.key = Some(key);
+        self.chain.extend(certs);
+        self.changed();
+        Ok(())
+    }
+
+    /// Add trusted CA certificates (one DER certificate, or any number in PEM).
+    pub fn load_verify_locations(&mut self, cadata: &[u8]) -> Result<(), Error> {
+        let certs = certs::parse_certificates(cadata)?;
+        Arc::make_mut(&mut self.trust).add(certs)?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Number of trusted CA certificates loaded.
+    pub fn ca_count(&self) -> usize {
+        self.trust.len()
+    }
+
+    /// The context's own certificate chain, leaf first.
+    pub fn cert_chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The suites enabled on this context, in preference order, in the reference's names.
+    pub fn ciphers(&self) -> Vec<&'static str> {
+        self.suites.iter().map(|s| ciphers::suite_name(*s)).collect()
+    }
+
+    /// Restrict the context to these suites (dashed or IANA names), in this preference order.
+    pub fn set_ciphers<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), Error> {
+        self.suites = ciphers::parse_suite_names(names)?;
+        self.changed();
+        Ok(())
+    }
+
+    fn changed(&mut self) {
+        *self.built.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The error a session of this context must fail its handshake with, before any I/O.
+    pub(crate) fn handshake_precondition(&self) -> Option<Error> {
+        match (&self.key, self.protocol) {
+            (Some(LoadedKey::Unusable(why)), _) => return Some(Error::UnusableKey(why.clone())),
+            (None, Protocol::Server) => return Some(Error::NoCertificate),
+            _ => {}
+        }
+        if self.protocol == Protocol::Server
+            && self.verify_mode == VerifyMode::Required
+            && self.trust.is_empty()
+        {
+            return Some(Error::CaChainRequired);
+        }
+        None
+    }
+
+    /// The rustls configuration for this context, built on first use.
+    pub(crate) fn built(&self) -> Result<Built, Error> {
+        let mut slot = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(built) = slot.as_ref() {
+            return Ok(built.clone());
+        }
+        let built = self.build()?;
+        *slot = Some(built.clone());
+        Ok(built)
+    }
+
+    fn build(&self) -> Result<Built, Error> {
+        let provider = Arc::new(CryptoProvider {
+            cipher_suites: self.suites.clone(),
+            kx_groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
+            ..(*self.provider).clone()
+        });
+        let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            if self.suites.iter().any(|s| s.version() == version) {
+                versions.push(version);
+            }
+        }
+        let checker = Checker::new(
+            self.trust.clone(),
+            provider.signature_verification_algorithms,
+            self.check_common_name,
+        );
+        let certified = match &self.key {
+            Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
+                Some(Arc::new(CertifiedKey::new(self.chain.clone(), key.clone())))
+            }
+            _ => None,
+        };
+        let bad_config = |e: rustls::Error| Error::BadConfig(e.to_string());
+        Ok(match self.protocol {
+            Protocol::Client => {
+                let builder = ClientConfig::builder_with_provider(provider)
+                    .with_protocol_versions(&versions)
+                    .map_err(bad_config)?
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ServerVerifier {
+                        mode: self.verify_mode,
+                        checker,
+                    }));
+                let config = match certified {
+                    Some(key) => builder.with_client_cert_resolver(Arc::new(OwnCert(Some(key)))),
+                    None => builder.with_no_client_auth(),
+                };
+                Built::Client(Arc::new(config))
+            }
+            Protocol::Server => {
+                let config = ServerConfig::builder_with_provider(provider)
+                    .with_protocol_versions(&versions)
+                    .map_err(bad_config)?
+                    .with_client_cert_verifier(Arc::new(ClientVerifier {
+                        mode: self.verify_mode,
+                        checker,
+                    }))
+                    .with_cert_resolver(Arc::new(OwnCert(certified)));
+                Built::Server(Arc::new(config))
+            }
+        })
+    }
+}
+
+impl Clone for SslContext {
+    fn clone(&self) -> Self {
+        Self {
+            protocol: self.protocol,
+            verify_mode: self.verify_mode,
+            trust: self.trust.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone(),
+            suites: self.suites.clone(),
+            check_common_name: self.check_common_name,
+            provider: self.provider.clone(),
+            built: Mutex::new(None),
+        }
+    }
+}
+
+/// The context's own certificate and key, presented whenever the peer asks.
+#[derive(Debug)]
+struct OwnCert(Option<Arc<CertifiedKey>>);
+
+impl ResolvesClientCert for OwnCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.0.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl ResolvesServerCert for OwnCert {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.clone()
+    }
+}

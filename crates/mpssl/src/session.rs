@@ -1,0 +1,310 @@
+//! [`Session`]: the sans-IO TLS state of one connection, over rustls.
+//!
+//! A session never holds a socket. Ciphertext goes in through [`Session::read_tls`] and out
+//! through [`Session::write_tls`]; plaintext is read and written with the `*_plaintext`
+//! methods. Fatal errors are sticky: after the first, every call returns the same error.
+
+use std::io::{self, BufRead, Read, Write};
+
+use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
+use rustls_pki_types::{CertificateDer, ServerName};
+
+use crate::ciphers;
+use crate::context::{Built, SslContext};
+use crate::error::Error;
+use crate::verify;
+
+/// Longest server name accepted, as Mbed TLS (`MBEDTLS_SSL_MAX_HOST_NAME_LEN`).
+const MAX_HOST_NAME_LEN: usize = 255;
+
+/// Upper bound on ciphertext queued for sending (one TLS record plus overhead, several times).
+const OUTGOING_LIMIT: usize = 64 * 1024;
+
+/// The TLS state of one connection.
+#[derive(Debug)]
+pub struct Session {
+    conn: Connection,
+    /// An error the handshake must fail with before any I/O (set up at creation).
+    precondition: Option<Error>,
+    sticky: Option<Error>,
+    closed: bool,
+    /// `Some(clean)` once the peer has ended the stream after the handshake.
+    eof: Option<bool>,
+}
+
+impl Session {
+    /// A new session for `context`. Clients send `server_hostname` as SNI and check the
+    /// server's certificate against it; servers ignore it.
+    pub fn new(context: &SslContext, server_hostname: Option<&str>) -> Result<Self, Error> {
+        let conn = match context.built()? {
+            Built::Client(config) => {
+                let name = match server_hostname {
+                    Some(name) => parse_server_name(name)?,
+                    None => verify::no_name(),
+                };
+                Connection::Client(ClientConnection::new(config, name)?)
+            }
+            Built::Server(config) => Connection::Server(ServerConnection::new(config)?),
+        };
+        let mut session = Self {
+            conn,
+            precondition: context.handshake_precondition(),
+            sticky: None,
+            closed: false,
+            eof: None,
+        };
+        session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
+        Ok(session)
+    }
+
+    /// Fail now if the session is closed, has failed, or must fail before the handshake.
+    pub fn check(&mut self) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        if let Some(e) = self.precondition.take() {
+            return Err(self.fail(e));
+        }
+        match &self.sticky {
+            Some(e) => Err(e.duplicate()),
+            None => Ok(()),
+        }
+    }
+
+    /// Record `e` as the session's sticky error when it is fatal, and hand it back.
+    pub fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() && self.sticky.is_none() {
+            self.sticky = Some(e.duplicate());
+        }
+        e
+    }
+
+    /// True until the handshake has completed.
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// True when ciphertext is waiting to be sent.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Read ciphertext from `rd` and process it. Returns the bytes read; 0 means the transport
+    /// reached EOF. A transport that would block gives [`Error::WouldBlock`].
+    pub fn read_tls(&mut self, rd: &mut dyn Read) -> Result<usize, Error> {
+        self.check()?;
+        let n = match self.conn.read_tls(rd) {
+            Ok(n) => n,
+            Err(e) => return Err(self.fail(Error::from_transport(e))),
+        };
+        if let Err(e) = self.conn.process_new_packets() {
+            return Err(self.fail(Error::from(e)));
+        }
+        if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
+            self.eof = Some(false);
+        }
+        Ok(n)
+    }
+
+    /// Feed ciphertext from memory; returns how much was taken.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<usize, Error> {
+        self.read_tls(&mut data)
+    }
+
+    /// Write queued ciphertext to `wr`. Returns the bytes written.
+    pub fn write_tls(&mut self, wr: &mut dyn Write) -> Result<usize, Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        match self.conn.write_tls(wr) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(self.fail(Error::from_transport(e))),
+        }
+    }
+
+    /// Take queued ciphertext into memory.
+    pub fn take_tls(&mut self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        while self.conn.wants_write() {
+            self.write_tls(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Copy decrypted plaintext into `buf`.
+    ///
+    /// `Some(n)` with `n > 0`: data. `Some(0)`: the peer ended the stream (close_notify, or a
+    /// transport EOF after the handshake; [`Session::eof_was_clean`] tells which). `None`: no
+    /// plaintext yet, more ciphertext is needed.
+    pub fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        self.check()?;
+        match self.conn.reader().read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                self.eof = Some(true);
+                Ok(Some(0))
+            }
+            Ok(n) => Ok(Some(n)),
+            Err(e) => self.no_plaintext(e),
+        }
+    }
+
+    /// Append plaintext up to and including `delim`, or until `out` holds `limit` bytes.
+    pub fn read_plaintext_until(
+        &mut self,
+        delim: u8,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<Until, Error> {
+        self.check()?;
+        let mut reader = self.conn.reader();
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                return Ok(match self.no_plaintext(e)? {
+                    Some(_) => Until::Ended,
+                    None => Until::NeedInput,
+                })
+            }
+        };
+        if chunk.is_empty() {
+            self.eof = Some(true);
+            return Ok(Until::Ended);
+        }
+        let room = limit.saturating_sub(out.len());
+        let window = &chunk[..chunk.len().min(room)];
+        let (take, found) = match window.iter().position(|&b| b == delim) {
+            Some(i) => (i + 1, true),
+            None => (window.len(), false),
+        };
+        out.extend_from_slice(&window[..take]);
+        reader.consume(take);
+        Ok(if found { Until::Found } else { Until::Copied })
+    }
+
+    fn no_plaintext(&mut self, e: io::Error) -> Result<Option<usize>, Error> {
+        match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(None),
+            io::ErrorKind::UnexpectedEof if self.conn.is_handshaking() => {
+                Err(self.fail(Error::HandshakeEof))
+            }
+            io::ErrorKind::UnexpectedEof => {
+                self.eof.get_or_insert(false);
+                Ok(Some(0))
+            }
+            _ => Err(self.fail(Error::Io(e))),
+        }
+    }
+
+    /// Queue plaintext for sending; returns how much was taken (0 when the buffer is full).
+    pub fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        self.check()?;
+        self.conn.writer().write(buf).map_err(|e| self.fail(Error::Io(e)))
+    }
+
+    /// Decrypted bytes waiting to be read.
+    pub fn pending(&mut self) -> usize {
+        match self.conn.reader().fill_buf() {
+            Ok(chunk) => chunk.len(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Queue a close_notify alert (once), if the handshake completed without error.
+    pub fn send_close_notify(&mut self) {
+        if !self.closed && self.sticky.is_none() && !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+        }
+    }
+
+    /// Mark the session closed: every later call fails with [`Error::Closed`].
+    pub fn mark_closed(&mut self) {
+        self.closed = true;
+    }
+
+    /// True once [`Session::mark_closed`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// True when the session has a sticky error or is closed (poll reports "invalid").
+    pub fn is_invalid(&self) -> bool {
+        self.closed || self.sticky.is_some()
+    }
+
+    /// After the stream ended: `Some(true)` for close_notify, `Some(false)` for a bare EOF.
+    pub fn eof_was_clean(&self) -> Option<bool> {
+        self.eof
+    }
+
+    /// The negotiated suite in the reference's naming, once the handshake is done.
+    pub fn cipher_name(&self) -> Option<&'static str> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        self.conn.negotiated_cipher_suite().map(ciphers::suite_name)
+    }
+
+    /// `"TLSv1.3"` or `"TLSv1.2"`, once the handshake is done.
+    pub fn protocol_version(&self) -> Option<&'static str> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => Some("TLSv1.3"),
+            rustls::ProtocolVersion::TLSv1_2 => Some("TLSv1.2"),
+            _ => Some("unknown"),
+        }
+    }
+
+    /// The secret size of the negotiated suite's bulk cipher, in bits.
+    pub fn cipher_bits(&self) -> Option<u32> {
+        let name = self.cipher_name()?;
+        Some(if name.contains("AES-128") { 128 } else { 256 })
+    }
+
+    /// The negotiated key-exchange group (e.g. `X25519MLKEM768`), once known.
+    pub fn key_exchange_group(&self) -> Option<String> {
+        self.conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name()))
+    }
+
+    /// True when the handshake resumed an earlier session.
+    pub fn session_reused(&self) -> bool {
+        self.conn.handshake_kind() == Some(HandshakeKind::Resumed)
+    }
+
+    /// The peer's certificate chain (leaf first), if it sent one.
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        self.conn.peer_certificates()
+    }
+
+    /// The SNI name a server received.
+    pub fn sni_hostname(&self) -> Option<&str> {
+        match &self.conn {
+            Connection::Server(s) => s.server_name(),
+            Connection::Client(_) => None,
+        }
+    }
+}
+
+/// What [`Session::read_plaintext_until`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The delimiter was copied (it is the last byte appended).
+    Found,
+    /// Plaintext was copied without the delimiter (more may follow, or the limit was reached).
+    Copied,
+    /// The peer ended the stream; nothing was copied.
+    Ended,
+    /// No plaintext is buffered: more ciphertext is needed.
+    NeedInput,
+}
+
+fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
+    if name.len() > MAX_HOST_NAME_LEN {
+        return Err(Error::InvalidHostname(format!(
+            "longer than {MAX_HOST_NAME_LEN} bytes"
+        )));
+    }
+    ServerName::try_from(name.to_owned())
+        .map_err(|_| Error::InvalidHostname(format!("{name:?} is not a DNS name or IP address")))
+}

@@ -1,0 +1,307 @@
+//! [`TlsStream`]: drive a [`Session`] over any `Read + Write` transport, with MicroPython's
+//! stream semantics (≈ rustls `Stream`/`complete_io` and MicroPython's `py/stream.c`).
+//!
+//! Blocking or not is the transport's business: a transport that returns
+//! `io::ErrorKind::WouldBlock` makes the low-level calls return [`Error::WouldBlock`] and the
+//! stream-level calls return `Ok(None)` when nothing moved, as MicroPython returns `None`.
+
+use std::io::{self, Read, Write};
+
+use crate::context::SslContext;
+use crate::error::Error;
+use crate::session::{Session, Until};
+
+/// Most plaintext one low-level write takes: one TLS record.
+pub const MAX_RECORD: usize = 16 * 1024;
+
+/// The directions a stream waits on after a call could not complete (for `select`/`poll`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interest {
+    /// Wait until the transport is readable.
+    pub read: bool,
+    /// Wait until the transport is writable.
+    pub write: bool,
+}
+
+/// A TLS connection over a transport `T`.
+#[derive(Debug)]
+pub struct TlsStream<T> {
+    session: Session,
+    io: T,
+    waiting: Interest,
+}
+
+impl SslContext {
+    /// Start a TLS connection over `io`; the handshake runs on first use or [`TlsStream::handshake`].
+    pub fn wrap<T: Read + Write>(
+        &self,
+        io: T,
+        server_hostname: Option<&str>,
+    ) -> Result<TlsStream<T>, Error> {
+        Ok(TlsStream::new(Session::new(self, server_hostname)?, io))
+    }
+}
+
+impl<T: Read + Write> TlsStream<T> {
+    /// Pair a session with its transport.
+    pub fn new(session: Session, io: T) -> Self {
+        Self { session, io, waiting: Interest::default() }
+    }
+
+    /// The session (negotiated parameters, peer certificates, …).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session, mutably.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    /// The transport, mutably (reading or writing it directly corrupts the TLS stream).
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.io
+    }
+
+    /// Give back the transport.
+    pub fn into_inner(self) -> T {
+        self.io
+    }
+
+    /// What the last call that could not complete was waiting for, plus writable when
+    /// ciphertext is queued. Plaintext already decrypted ([`Session::pending`]) needs no wait.
+    pub fn interest(&self) -> Interest {
+        Interest {
+            read: self.waiting.read,
+            write: self.waiting.write || self.session.wants_write(),
+        }
+    }
+
+    fn blocked(&mut self, read: bool) -> Error {
+        self.waiting = Interest { read, write: !read };
+        Error::WouldBlock
+    }
+
+    /// Send all queued ciphertext.
+    fn flush_tls(&mut self) -> Result<(), Error> {
+        while self.session.wants_write() {
+            match self.session.write_tls(&mut self.io) {
+                Ok(_) => {}
+                Err(Error::WouldBlock) => return Err(self.blocked(false)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// One read from the transport into the session; 0 means transport EOF.
+    fn fill(&mut self) -> Result<usize, Error> {
+        match self.session.read_tls(&mut self.io) {
+            Ok(n) => Ok(n),
+            Err(Error::WouldBlock) => Err(self.blocked(true)),
+            Err(e) => {
+                // rustls queued an alert for the peer: send it if the transport takes it now.
+                while self.session.wants_write() {
+                    if self.session.write_tls(&mut self.io).is_err() {
+                        break;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Run the handshake until it completes (or the transport would block).
+    pub fn handshake(&mut self) -> Result<(), Error> {
+        self.waiting = Interest::default();
+        self.session.check()?;
+        while self.session.is_handshaking() {
+            if self.session.wants_write() {
+                self.flush_tls()?;
+                continue;
+            }
+            if self.fill()? == 0 && self.session.is_handshaking() {
+                return Err(self.session.fail(Error::HandshakeEof));
+            }
+        }
+        match self.flush_tls() {
+            // The handshake is complete; the last flight goes out with the next call.
+            Err(Error::WouldBlock) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// One low-level read: plaintext into `buf`, at least one byte unless the stream ended
+    /// (`Ok(0)`). Drives the handshake first.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.waiting = Interest::default();
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.session.check()?;
+        loop {
+            if !self.session.is_handshaking() {
+                if let Some(n) = self.session.read_plaintext(buf)? {
+                    return Ok(n);
+                }
+            }
+            if self.session.wants_write() {
+                match self.flush_tls() {
+                    Ok(()) => {}
+                    // After the handshake, reading need not wait for our writes to drain.
+                    Err(Error::WouldBlock) if !self.session.is_handshaking() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.fill()? == 0 && self.session.is_handshaking() {
+                return Err(self.session.fail(Error::HandshakeEof));
+            }
+        }
+    }
+
+    /// One low-level write: encrypt and send up to one record of `buf`; returns the plaintext
+    /// bytes taken. Drives the handshake first. On a non-blocking transport, nothing is taken
+    /// (and [`Error::WouldBlock`] returned) while earlier ciphertext is still queued, so at
+    /// most one record waits in memory.
+    pub fn write_some(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        self.waiting = Interest::default();
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.handshake()?;
+        self.flush_tls()?;
+        let n = self.session.write_plaintext(&buf[..buf.len().min(MAX_RECORD)])?;
+        match self.flush_tls() {
+            Ok(()) | Err(Error::WouldBlock) => Ok(n),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stream read (MicroPython `read(n)`/`readinto`): fill `buf` completely or up to EOF.
+    ///
+    /// `Ok(None)` when the transport would block before any byte arrived; after some bytes,
+    /// would-block returns them. Any other error discards what this call read.
+    pub fn read_stream(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.read_some(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(Error::WouldBlock) if got == 0 => return Ok(None),
+                Err(Error::WouldBlock) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(got))
+    }
+
+    /// Stream read to EOF (MicroPython `read()`); `Ok(None)` when nothing at all could be read.
+    pub fn read_to_eof(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.read_some(&mut chunk) {
+                Ok(0) => return Ok(Some(out)),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(Error::WouldBlock) if out.is_empty() => return Ok(None),
+                Err(Error::WouldBlock) => return Ok(Some(out)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Stream readline: up to and including `\n`, EOF, or `limit` bytes.
+    ///
+    /// `Ok(None)` when the transport would block before any byte; a non-blocking transport can
+    /// return a partial line.
+    pub fn read_line(&mut self, limit: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
+        self.waiting = Interest::default();
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut line = Vec::new();
+        self.session.check()?;
+        while line.len() < limit {
+            if !self.session.is_handshaking() {
+                match self.session.read_plaintext_until(b'\n', &mut line, limit)? {
+                    Until::Found | Until::Ended => break,
+                    Until::Copied => continue,
+                    Until::NeedInput => {}
+                }
+            }
+            match self.read_step() {
+                Ok(()) => {}
+                Err(Error::WouldBlock) if line.is_empty() => return Ok(None),
+                Err(Error::WouldBlock) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(line))
+    }
+
+    /// Move the connection forward by one transport read (flushing first).
+    fn read_step(&mut self) -> Result<(), Error> {
+        if self.session.wants_write() {
+            match self.flush_tls() {
+                Ok(()) => {}
+                Err(Error::WouldBlock) if !self.session.is_handshaking() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.fill()? == 0 && self.session.is_handshaking() {
+            return Err(self.session.fail(Error::HandshakeEof));
+        }
+        Ok(())
+    }
+
+    /// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent.
+    ///
+    /// `Ok(None)` when the transport would block before any byte was taken; after some bytes,
+    /// would-block returns the partial count.
+    pub fn write_stream(&mut self, buf: &[u8]) -> Result<Option<usize>, Error> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.write_some(&buf[done..]) {
+                Ok(n) => done += n,
+                Err(Error::WouldBlock) if done == 0 => return Ok(None),
+                Err(Error::WouldBlock) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(done))
+    }
+
+    /// Send close_notify (best effort, once) and mark the session closed. Idempotent.
+    pub fn close(&mut self) {
+        if self.session.is_closed() {
+            return;
+        }
+        self.session.send_close_notify();
+        while self.session.wants_write() {
+            if self.session.write_tls(&mut self.io).is_err() {
+                break;
+            }
+        }
+        self.session.mark_closed();
+    }
+}
+
+impl<T: Read + Write> Read for TlsStream<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_some(buf).map_err(io::Error::from)
+    }
+}
+
+impl<T: Read + Write> Write for TlsStream<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_some(buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls().map_err(io::Error::from)?;
+        self.io.flush()
+    }
+}

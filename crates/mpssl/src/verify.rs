@@ -1,0 +1,521 @@
+//! Verification policy: `CERT_NONE` / `CERT_OPTIONAL` / `CERT_REQUIRED`, Mbed TLS-style verdicts.
+//!
+//! The verdict of a failed check is a set of [`VerifyFlags`] with Mbed TLS's bit values, so the
+//! binding can print exactly the reference's text. Chain building is rustls-webpki's; dates and
+//! host names are checked here, separately, so that several reasons can be reported at once as
+//! the reference does (expired *and* wrong name *and* untrusted).
+//!
+//! What weakens verification (`CERT_NONE`, `CERT_OPTIONAL`) goes through [`crate::danger`].
+
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::{BitOr, BitOrAssign};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+
+use crate::danger;
+use crate::error::{Error, Marker};
+
+/// How much the peer's certificate is checked (MicroPython's `CERT_*` constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerifyMode {
+    /// `CERT_NONE` (0): no identity check. Handshake signatures are still verified.
+    None,
+    /// `CERT_OPTIONAL` (1): checked, failures ignored; a server asks for a client certificate
+    /// but accepts none.
+    Optional,
+    /// `CERT_REQUIRED` (2): chain, dates and host name must verify; a server demands a client
+    /// certificate.
+    Required,
+}
+
+impl VerifyMode {
+    /// The `CERT_*` constant's value.
+    pub fn as_int(self) -> i64 {
+        match self {
+            Self::None => 0,
+            Self::Optional => 1,
+            Self::Required => 2,
+        }
+    }
+
+    /// The mode for a `CERT_*` value, or `None` when the value is not one of the three.
+    pub fn from_int(value: i64) -> Option<Self> {
+        match value {
+            0 => Some(Self::None),
+            1 => Some(Self::Optional),
+            2 => Some(Self::Required),
+            _ => None,
+        }
+    }
+}
+
+/// Reasons a certificate failed verification, with Mbed TLS's `MBEDTLS_X509_BADCERT_*` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct VerifyFlags(u32);
+
+impl VerifyFlags {
+    /// The certificate validity has expired.
+    pub const EXPIRED: Self = Self(0x01);
+    /// The host name matches neither a subjectAltName nor (where allowed) the common name.
+    pub const CN_MISMATCH: Self = Self(0x04);
+    /// The chain does not lead to a trusted CA (or a signature in it is wrong).
+    pub const NOT_TRUSTED: Self = Self(0x08);
+    /// Something else is wrong with the certificate.
+    pub const OTHER: Self = Self(0x0100);
+    /// The certificate validity starts in the future.
+    pub const FUTURE: Self = Self(0x0200);
+    /// The extended key usage does not allow this use (serverAuth / clientAuth).
+    pub const EXT_KEY_USAGE: Self = Self(0x0800);
+    /// The certificate is signed with an unacceptable algorithm.
+    pub const BAD_MD: Self = Self(0x4000);
+
+    /// The raw Mbed TLS flag bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Flags from raw Mbed TLS bits.
+    pub fn from_bits(bits: u32) -> Self {
+        Self(bits)
+    }
+
+    /// True when no check failed.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True when every flag of `other` is set here.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Report this verdict through rustls, so that rustls sends the right alert.
+    pub(crate) fn into_rustls(self) -> rustls::Error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+            Arc::new(self),
+        )))
+    }
+}
+
+impl BitOr for VerifyFlags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for VerifyFlags {
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Display for VerifyFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: &[(VerifyFlags, &str)] = &[
+            (VerifyFlags::EXPIRED, "expired"),
+            (VerifyFlags::CN_MISMATCH, "host name mismatch"),
+            (VerifyFlags::NOT_TRUSTED, "not trusted"),
+            (VerifyFlags::OTHER, "other"),
+            (VerifyFlags::FUTURE, "not yet valid"),
+            (VerifyFlags::EXT_KEY_USAGE, "extended key usage"),
+            (VerifyFlags::BAD_MD, "unacceptable signature algorithm"),
+        ];
+        let mut first = true;
+        for (flag, name) in NAMES {
+            if self.contains(*flag) {
+                if !first {
+                    f.write_str(", ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        if first {
+            write!(f, "flags {:#x}", self.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for VerifyFlags {}
+
+/// The trusted CA certificates of a context.
+#[derive(Debug, Default, Clone)]
+pub struct TrustStore {
+    ders: Vec<CertificateDer<'static>>,
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl TrustStore {
+    /// Add certificates to the store.
+    pub fn add(&mut self, certs: Vec<CertificateDer<'static>>) -> Result<(), Error> {
+        for cert in certs {
+            let anchor = webpki::anchor_from_trusted_cert(&cert)
+                .map_err(|e| Error::InvalidCert(format!("not usable as a trust anchor: {e}")))?
+                .to_owned();
+            self.anchors.push(anchor);
+            self.ders.push(cert);
+        }
+        Ok(())
+    }
+
+    /// Number of trusted certificates.
+    pub fn len(&self) -> usize {
+        self.ders.len()
+    }
+
+    /// True when nothing is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.ders.is_empty()
+    }
+
+    fn contains(&self, cert: &CertificateDer<'_>) -> bool {
+        self.ders.iter().any(|d| d.as_ref() == cert.as_ref())
+    }
+}
+
+/// Which side's certificate is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Usage {
+    Server,
+    Client,
+}
+
+/// The certificate checks shared by both directions.
+#[derive(Debug)]
+pub(crate) struct Checker {
+    trust: Arc<TrustStore>,
+    algs: WebPkiSupportedAlgorithms,
+    check_common_name: bool,
+}
+
+impl Checker {
+    pub(crate) fn new(
+        trust: Arc<TrustStore>,
+        algs: WebPkiSupportedAlgorithms,
+        check_common_name: bool,
+    ) -> Self {
+        Self { trust, algs, check_common_name }
+    }
+
+    /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now`, and for `name`.
+    fn flags(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        name: Option<&ServerName<'_>>,
+        now: UnixTime,
+        usage: Usage,
+    ) -> VerifyFlags {
+        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(leaf) else {
+            return VerifyFlags::NOT_TRUSTED | VerifyFlags::OTHER;
+        };
+        let mut flags = VerifyFlags::default();
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let not_before = parsed.validity().not_before.timestamp();
+        let not_after = parsed.validity().not_after.timestamp();
+        if now_secs > not_after {
+            flags |= VerifyFlags::EXPIRED;
+        }
+        if now_secs < not_before {
+            flags |= VerifyFlags::FUTURE;
+        }
+        let self_signed_and_trusted =
+            parsed.subject() == parsed.issuer() && self.trust.contains(leaf);
+        if !self_signed_and_trusted {
+            // Check the chain at a time inside the leaf's validity, so that a date problem of
+            // the leaf (already flagged above) does not hide whether the chain is trusted.
+            let at = now_secs.clamp(not_before.min(not_after), not_after);
+            let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                u64::try_from(at).unwrap_or(0),
+            ));
+            flags |= self.chain_flags(leaf, intermediates, at, usage);
+        }
+        if let Some(name) = name {
+            if !name_matches(&parsed, name, self.check_common_name) {
+                flags |= VerifyFlags::CN_MISMATCH;
+            }
+        }
+        flags
+    }
+
+    fn chain_flags(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        at: UnixTime,
+        usage: Usage,
+    ) -> VerifyFlags {
+        use webpki::Error as W;
+        let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
+            return VerifyFlags::NOT_TRUSTED | VerifyFlags::OTHER;
+        };
+        let key_usage = match usage {
+            Usage::Server => webpki::KeyUsage::server_auth(),
+            Usage::Client => webpki::KeyUsage::client_auth(),
+        };
+        let result = cert.verify_for_usage(
+            self.algs.all,
+            &self.trust.anchors,
+            intermediates,
+            at,
+            key_usage,
+            None,
+            None,
+        );
+        match result {
+            Ok(_) => VerifyFlags::default(),
+            Err(W::CertExpired { .. }) => VerifyFlags::EXPIRED,
+            Err(W::CertNotValidYet { .. }) => VerifyFlags::FUTURE,
+            Err(W::RequiredEkuNotFoundContext(_)) => VerifyFlags::EXT_KEY_USAGE,
+            Err(
+                W::UnsupportedSignatureAlgorithmContext(_)
+                | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_),
+            ) => VerifyFlags::BAD_MD | VerifyFlags::NOT_TRUSTED,
+            Err(_) => VerifyFlags::NOT_TRUSTED,
+        }
+    }
+}
+
+/// Host name matching: SAN DNS names (RFC 6125 wildcards in the leftmost label only,
+/// case-insensitive), SAN IP addresses, and the subject CN only when the certificate has no
+/// SAN DNS/IP entries and `check_common_name` is set (what Mbed TLS does).
+fn name_matches(cert: &X509Certificate<'_>, name: &ServerName<'_>, check_common_name: bool) -> bool {
+    let mut dns: Vec<&str> = Vec::new();
+    let mut ips: Vec<&[u8]> = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for general in &san.value.general_names {
+            match general {
+                GeneralName::DNSName(d) => dns.push(d),
+                GeneralName::IPAddress(ip) => ips.push(ip),
+                _ => {}
+            }
+        }
+    }
+    let has_san = !dns.is_empty() || !ips.is_empty();
+    let common_names = || {
+        cert.subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok())
+            .collect::<Vec<_>>()
+    };
+    match name {
+        ServerName::IpAddress(ip) => {
+            let ip = IpAddr::from(*ip);
+            let octets: Vec<u8> = match ip {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            if ips.iter().any(|candidate| *candidate == octets.as_slice()) {
+                return true;
+            }
+            !has_san
+                && check_common_name
+                && common_names().iter().any(|cn| cn.parse::<IpAddr>().ok() == Some(ip))
+        }
+        ServerName::DnsName(host) => {
+            let host = host.as_ref();
+            if dns.iter().any(|pattern| dns_matches(pattern, host)) {
+                return true;
+            }
+            !has_san && check_common_name && common_names().iter().any(|cn| dns_matches(cn, host))
+        }
+        _ => false,
+    }
+}
+
+/// RFC 6125 §6.4 matching of one presented identifier against the reference host name.
+fn dns_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if pattern.is_empty() || host.is_empty() {
+        return false;
+    }
+    let Some(rest) = pattern.strip_prefix("*.") else {
+        // No wildcard (partial wildcards such as `f*.example.com` are not honoured).
+        return !pattern.contains('*') && pattern == host;
+    };
+    if rest.contains('*') || !rest.contains('.') {
+        // `*.*.example.com` and `*.com` are refused.
+        return false;
+    }
+    match host.split_once('.') {
+        Some((first, host_rest)) => !first.is_empty() && host_rest == rest,
+        None => false,
+    }
+}
+
+/// The context's verifier of server certificates (used by clients).
+#[derive(Debug)]
+pub(crate) struct ServerVerifier {
+    pub(crate) mode: VerifyMode,
+    pub(crate) checker: Checker,
+}
+
+impl ServerCertVerifier for ServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.mode != VerifyMode::Required {
+            return Ok(danger::skip_server_identity_check());
+        }
+        if self.checker.trust.is_empty() {
+            return Err(Marker::CaChainRequired.into_rustls());
+        }
+        if is_no_name(server_name) {
+            return Err(Marker::HostnameRequired.into_rustls());
+        }
+        let flags =
+            self.checker.flags(end_entity, intermediates, Some(server_name), now, Usage::Server);
+        if flags.is_empty() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(flags.into_rustls())
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.checker.algs.supported_schemes()
+    }
+}
+
+/// The context's verifier of client certificates (used by servers).
+#[derive(Debug)]
+pub(crate) struct ClientVerifier {
+    pub(crate) mode: VerifyMode,
+    pub(crate) checker: Checker,
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.mode != VerifyMode::None
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mode == VerifyMode::Required
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.mode != VerifyMode::Required {
+            return Ok(danger::skip_client_identity_check());
+        }
+        if self.checker.trust.is_empty() {
+            return Err(Marker::CaChainRequired.into_rustls());
+        }
+        let flags = self.checker.flags(end_entity, intermediates, None, now, Usage::Client);
+        if flags.is_empty() {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(flags.into_rustls())
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.checker.algs.supported_schemes()
+    }
+}
+
+/// The server name a client session uses when the caller gave none.
+///
+/// rustls needs a `ServerName`; an IP address makes it send no SNI, as the reference does
+/// without `server_hostname`. The verifier recognises it and refuses to treat it as a name.
+pub(crate) fn no_name() -> ServerName<'static> {
+    ServerName::IpAddress(IpAddr::from([0u8, 0, 0, 0]).into())
+}
+
+fn is_no_name(name: &ServerName<'_>) -> bool {
+    *name == no_name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_follow_rfc6125() {
+        assert!(dns_matches("*.example.com", "a.example.com"));
+        assert!(dns_matches("*.Example.COM", "A.example.com."));
+        assert!(!dns_matches("*.example.com", "a.b.example.com"));
+        assert!(!dns_matches("*.example.com", "example.com"));
+        assert!(!dns_matches("f*.example.com", "foo.example.com"));
+        assert!(!dns_matches("*.com", "example.com"));
+        assert!(!dns_matches("*.*.example.com", "a.b.example.com"));
+        assert!(dns_matches("micropython.local", "MicroPython.Local"));
+        assert!(!dns_matches("", ""));
+    }
+
+    #[test]
+    fn verify_mode_round_trips() {
+        for v in 0..3 {
+            assert_eq!(VerifyMode::from_int(v).map(VerifyMode::as_int), Some(v));
+        }
+        assert_eq!(VerifyMode::from_int(5), None);
+        assert_eq!(VerifyMode::from_int(-1), None);
+    }
+
+    #[test]
+    fn flags_display_lists_reasons() {
+        let f = VerifyFlags::EXPIRED | VerifyFlags::NOT_TRUSTED;
+        assert_eq!(f.to_string(), "expired, not trusted");
+        assert_eq!(f.bits(), 0x09);
+    }
+}
