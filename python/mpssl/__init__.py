@@ -1,0 +1,150 @@
+"""MicroPython's ``ssl`` module, implemented in Rust on rustls, for CPython.
+
+The mechanism lives in the extension ``mpssl._mpssl`` (the part MicroPython writes in C as the
+``tls`` module); this file is the policy layer (MicroPython's ``ssl.py``): turning paths into
+bytes, the module-level :func:`wrap_socket`, and the public names.
+
+Which calls verify the peer:
+
+* ``SSLContext(PROTOCOL_TLS_CLIENT)`` starts with ``CERT_REQUIRED`` (chain, dates, host name).
+* ``SSLContext(PROTOCOL_TLS_SERVER)`` starts with ``CERT_NONE`` (no client certificate asked).
+* :func:`wrap_socket` defaults to ``cert_reqs=CERT_NONE``: **no verification** unless you pass
+  ``cert_reqs=CERT_REQUIRED``, ``cadata`` and ``server_hostname``, as MicroPython documents.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Union
+
+from . import _mpssl
+from ._mpssl import (
+    CERT_NONE,
+    CERT_OPTIONAL,
+    CERT_REQUIRED,
+    PROTOCOL_TLS_CLIENT,
+    PROTOCOL_TLS_SERVER,
+    RUSTLS_VERSION,
+    SSLSocket,
+    __version__,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer
+
+    Source = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", Buffer]
+
+__all__ = [
+    "CERT_NONE",
+    "CERT_OPTIONAL",
+    "CERT_REQUIRED",
+    "PROTOCOL_TLS_CLIENT",
+    "PROTOCOL_TLS_SERVER",
+    "RUSTLS_VERSION",
+    "SSLContext",
+    "SSLSocket",
+    "__version__",
+    "wrap_socket",
+]
+
+_PEM_MARKER = "-----BEGIN "
+
+
+def _data(source: Any, what: str) -> Any:
+    """Key, certificate or CA material as data.
+
+    bytes-like objects are data; a ``str`` containing ``-----BEGIN `` is PEM text; any other
+    ``str`` or ``os.PathLike`` is a path whose file is read (a missing file raises
+    ``FileNotFoundError``, an ``OSError`` with errno 2).
+    """
+    if isinstance(source, str):
+        if _PEM_MARKER in source:
+            return source.encode("ascii", "strict")
+        with open(source, "rb") as f:
+            return f.read()
+    if isinstance(source, os.PathLike):
+        with open(source, "rb") as f:
+            return f.read()
+    if source is None:
+        raise TypeError(f"{what} must be a path, PEM text or bytes-like data, not None")
+    return source
+
+
+class SSLContext(_mpssl.SSLContext):
+    """A TLS configuration shared by sockets: role, verify mode, CAs, own certificate, suites.
+
+    ``SSLContext(PROTOCOL_TLS_CLIENT)`` verifies the server (``CERT_REQUIRED``);
+    ``SSLContext(PROTOCOL_TLS_SERVER)`` asks nothing of clients (``CERT_NONE``).
+    """
+
+    __slots__ = ()
+
+    def load_cert_chain(self, certfile: Source, keyfile: Source) -> None:
+        """Load this end's certificate chain and private key (path, PEM text, or PEM/DER bytes).
+
+        A second call replaces the key and appends the certificates (leaf first). Bad data
+        raises ``ValueError("invalid key")`` / ``ValueError("invalid cert")``; the key is
+        checked first.
+        """
+        key = _data(keyfile, "keyfile")
+        cert = _data(certfile, "certfile")
+        super().load_cert_chain(cert, key)
+
+    def load_verify_locations(
+        self, cafile: Source | None = None, cadata: Source | None = None
+    ) -> None:
+        """Add trusted CA certificates: one DER certificate or any number of PEM ones.
+
+        ``cafile`` and ``cadata`` follow the same rule (path, PEM text or bytes); give at
+        least one. Repeated calls add to the trust store.
+        """
+        if cafile is None and cadata is None:
+            raise TypeError("cafile and cadata cannot both be None")
+        if cafile is not None:
+            super().load_verify_locations(_data(cafile, "cafile"))
+        if cadata is not None:
+            super().load_verify_locations(_data(cadata, "cadata"))
+
+
+def wrap_socket(
+    sock: Any,
+    server_side: bool = False,
+    key: Source | None = None,
+    cert: Source | None = None,
+    cert_reqs: int = CERT_NONE,
+    cadata: Source | None = None,
+    server_hostname: str | bytes | None = None,
+    do_handshake: bool = True,
+    *,
+    keyfile: Source | None = None,
+    certfile: Source | None = None,
+) -> SSLSocket:
+    """Wrap ``sock`` in TLS, as MicroPython's ``ssl.wrap_socket``.
+
+    Builds an :class:`SSLContext` for the side ``server_side`` selects, loads ``cert``/``key``
+    (also spelled ``certfile``/``keyfile``) and ``cadata``, sets ``verify_mode = cert_reqs``
+    and calls :meth:`SSLContext.wrap_socket`. **The default ``cert_reqs=CERT_NONE`` does not
+    verify the peer.**
+    """
+    if keyfile is not None:
+        if key is not None:
+            raise TypeError("give key or keyfile, not both")
+        key = keyfile
+    if certfile is not None:
+        if cert is not None:
+            raise TypeError("give cert or certfile, not both")
+        cert = certfile
+    ctx = SSLContext(PROTOCOL_TLS_SERVER if server_side else PROTOCOL_TLS_CLIENT)
+    if cert is not None or key is not None:
+        if cert is None or key is None:
+            raise TypeError("key and cert must be given together")
+        ctx.load_cert_chain(cert, key)
+    if cadata is not None:
+        ctx.load_verify_locations(cadata=cadata)
+    ctx.verify_mode = cert_reqs
+    return ctx.wrap_socket(
+        sock,
+        server_side=server_side,
+        do_handshake_on_connect=do_handshake,
+        server_hostname=server_hostname,
+    )

@@ -1,0 +1,105 @@
+"""The native half of mpssl (MicroPython's ``tls``): contexts, sockets, constants.
+
+Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handling.
+"""
+
+from collections.abc import Buffer, Sequence
+from typing import Any, final
+
+__version__: str
+RUSTLS_VERSION: str
+PROTOCOL_TLS_CLIENT: int
+PROTOCOL_TLS_SERVER: int
+CERT_NONE: int
+CERT_OPTIONAL: int
+CERT_REQUIRED: int
+
+class SSLContext:
+    """TLS configuration: role, verify mode, trusted CAs, own certificate and key, suites.
+
+    ``protocol`` is ``PROTOCOL_TLS_CLIENT`` (verify mode starts at ``CERT_REQUIRED``) or
+    ``PROTOCOL_TLS_SERVER`` (starts at ``CERT_NONE``). rustls configurations are built once and
+    reused by every socket until the context changes; a socket keeps the configuration it was
+    wrapped with (Difference to MicroPython: later changes do not reach existing sockets).
+    """
+
+    def __new__(cls, protocol: int, /) -> SSLContext: ...
+    @property
+    def protocol(self) -> int:
+        """The ``PROTOCOL_*`` value this context was made with."""
+    @property
+    def verify_mode(self) -> int:
+        """``CERT_NONE``, ``CERT_OPTIONAL`` or ``CERT_REQUIRED``; anything else raises ValueError."""
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None: ...
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        """Match the subject CN when a certificate has no SAN DNS/IP entries (default True)."""
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None: ...
+    def load_cert_chain(self, certfile: Buffer, keyfile: Buffer) -> None:
+        """Load certificate(s) and private key from data (PEM or DER)."""
+    def load_verify_locations(self, cadata: Buffer) -> None:
+        """Add trusted CA certificates from data (one DER certificate, or PEM)."""
+    def get_ciphers(self) -> list[str]:
+        """The suites enabled on this context, in preference order (reference names)."""
+    def set_ciphers(self, ciphers: Sequence[str | bytes], /) -> None:
+        """Restrict the context to these suites (reference or IANA names), in this order."""
+    def wrap_socket(
+        self,
+        sock: Any,
+        *,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        server_hostname: str | bytes | None = None,
+    ) -> SSLSocket:
+        """Wrap a connected socket (or any object with readinto/write or recv_into/send)."""
+
+@final
+class SSLSocket:
+    """A TLS stream over a socket, with MicroPython's stream semantics.
+
+    Blocking sockets: ``read(n)``/``readinto`` wait for n bytes or EOF. Non-blocking sockets:
+    calls return ``None`` when nothing can move yet; see :meth:`wants` and :meth:`pending`.
+    """
+
+    @property
+    def context(self) -> SSLContext: ...
+    @property
+    def server_side(self) -> bool: ...
+    @property
+    def server_hostname(self) -> str | None: ...
+    @property
+    def session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session."""
+    @property
+    def eof_was_clean(self) -> bool | None:
+        """After EOF: True if the peer sent close_notify, False for a bare TCP EOF; else None."""
+    def read(self, n: int = -1, /) -> bytes | None: ...
+    def readinto(self, buf: Buffer, nbytes: int | None = None, /) -> int | None: ...
+    def readline(self, limit: int = -1, /) -> bytes | None: ...
+    def write(self, buf: Buffer, /) -> int | None: ...
+    def recv(self, n: int = 1024, /) -> bytes | None:
+        """One TLS read: returns as soon as any plaintext is available."""
+    def recv_into(self, buf: Buffer, nbytes: int | None = None, /) -> int | None: ...
+    def send(self, buf: Buffer, /) -> int | None:
+        """One TLS record (at most 16384 bytes); returns the count taken."""
+    def sendall(self, buf: Buffer, /) -> int | None: ...
+    def do_handshake(self) -> bool | None:
+        """Advance the handshake: True when complete, None if the socket would block."""
+    def setblocking(self, flag: bool, /) -> Any: ...
+    def settimeout(self, value: float | None, /) -> Any: ...
+    def gettimeout(self) -> float | None: ...
+    def fileno(self) -> int: ...
+    def pending(self) -> int:
+        """Decrypted bytes readable without touching the socket."""
+    def wants(self) -> int:
+        """``selectors.EVENT_READ``/``EVENT_WRITE`` bits the last unfinished call waits on."""
+    def cipher(self) -> tuple[str, str] | None: ...
+    def version(self) -> str | None: ...
+    def key_exchange_group(self) -> str | None: ...
+    def getpeercert(self, binary_form: bool = False) -> Any: ...
+    def get_peer_cert_chain(self) -> list[bytes] | None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> SSLSocket: ...
+    def __exit__(self, *exc: object) -> None: ...
