@@ -1,1 +1,42 @@
+//! The PyO3 binding of mpssl: the private extension module `mpssl._mpssl`.
+//!
+//! Only argument conversion (`buf.rs`), the Python-socket adapter (`pysock.rs`), the error
+//! mapping (`error.rs`) and module wiring live here; TLS logic is in the `mpssl` crate.
+#![deny(clippy::undocumented_unsafe_blocks)]
+// The buffer protocol and the file-descriptor fast path need `unsafe`; every block says why
+// it is sound.
+#![allow(unsafe_code)]
 
+mod buf;
+mod context;
+mod error;
+mod pki;
+mod pysock;
+mod socket;
+
+use pyo3::prelude::*;
+
+/// MicroPython's `tls` module, natively.
+#[pymodule(gil_used = false)]
+mod _mpssl {
+    #[pymodule_export]
+    use crate::context::Context;
+    #[pymodule_export]
+    use crate::pki::make_demo_pki;
+    #[pymodule_export]
+    use crate::socket::SslSocket;
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("RUSTLS_VERSION", mpssl::RUSTLS_VERSION)?;
+        m.add("PROTOCOL_TLS_CLIENT", mpssl::Protocol::Client.as_int())?;
+        m.add("PROTOCOL_TLS_SERVER", mpssl::Protocol::Server.as_int())?;
+        m.add("CERT_NONE", mpssl::VerifyMode::None.as_int())?;
+        m.add("CERT_OPTIONAL", mpssl::VerifyMode::Optional.as_int())?;
+        m.add("CERT_REQUIRED", mpssl::VerifyMode::Required.as_int())?;
+        Ok(())
+    }
+}

@@ -17,7 +17,9 @@ const PEM_MARKER: &[u8] = b"-----BEGIN ";
 /// True when `data` holds PEM text (the `-----BEGIN ` marker before any NUL byte).
 pub fn is_pem(data: &[u8]) -> bool {
     let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    data[..end].windows(PEM_MARKER.len()).any(|w| w == PEM_MARKER)
+    data[..end]
+        .windows(PEM_MARKER.len())
+        .any(|w| w == PEM_MARKER)
 }
 
 /// Parse one DER certificate or any number of PEM certificates.
@@ -36,7 +38,9 @@ pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, E
             }
         }
         if certs.is_empty() {
-            return Err(Error::InvalidCert("no CERTIFICATE section in the PEM data".into()));
+            return Err(Error::InvalidCert(
+                "no CERTIFICATE section in the PEM data".into(),
+            ));
         }
         certs
     } else {
@@ -165,7 +169,9 @@ fn integer_bits(contents: &[u8]) -> usize {
         Some(i) => &contents[i..],
         None => return 0,
     };
-    let lead = trimmed.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
+    let lead = trimmed
+        .first()
+        .map_or(0, |b| 8 - b.leading_zeros() as usize);
     (trimmed.len() - 1) * 8 + lead
 }
 
@@ -182,11 +188,23 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid() {
-        assert!(matches!(parse_certificates(b"!"), Err(Error::InvalidCert(_))));
-        assert!(matches!(parse_certificates(b""), Err(Error::InvalidCert(_))));
+        assert!(matches!(
+            parse_certificates(b"!"),
+            Err(Error::InvalidCert(_))
+        ));
+        assert!(matches!(
+            parse_certificates(b""),
+            Err(Error::InvalidCert(_))
+        ));
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        assert!(matches!(parse_private_key(b"!", &provider), Err(Error::InvalidKey(_))));
-        assert!(matches!(parse_private_key(b"", &provider), Err(Error::InvalidKey(_))));
+        assert!(matches!(
+            parse_private_key(b"!", &provider),
+            Err(Error::InvalidKey(_))
+        ));
+        assert!(matches!(
+            parse_private_key(b"", &provider),
+            Err(Error::InvalidKey(_))
+        ));
     }
 
     #[test]
@@ -207,7 +225,8 @@ mod tests {
     #[test]
     fn encrypted_pem_key_is_refused_with_reason() {
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let pem = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let pem =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
         match parse_private_key(pem, &provider) {
             Err(Error::InvalidKey(why)) => assert!(why.contains("encrypted")),
             other => panic!("unexpected {other:?}"),

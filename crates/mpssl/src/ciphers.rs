@@ -143,8 +143,14 @@ mod tests {
 
     #[test]
     fn bad_lists_are_bad_config() {
-        assert!(matches!(parse_suite_names::<&str>(&[]), Err(Error::BadConfig(_))));
-        assert!(matches!(parse_suite_names(&["BAR"]), Err(Error::BadConfig(_))));
+        assert!(matches!(
+            parse_suite_names::<&str>(&[]),
+            Err(Error::BadConfig(_))
+        ));
+        assert!(matches!(
+            parse_suite_names(&["BAR"]),
+            Err(Error::BadConfig(_))
+        ));
         match parse_suite_names(&["TLS-RSA-WITH-AES-128-CBC-SHA"]) {
             Err(Error::BadConfig(why)) => assert!(why.contains("not supported")),
             other => panic!("unexpected {other:?}"),

@@ -143,7 +143,8 @@ impl SslContext {
             let leaf = self.chain.first().or(certs.first()).cloned();
             if let Some(leaf) = leaf {
                 match CertifiedKey::new(vec![leaf], signing.clone()).keys_match() {
-                    Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+                    Ok(())
+                    | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
                     Err(_) => {
                         return Err(Error::InvalidKey(
                             "the private key does not match the certificate".into(),
@@ -178,7 +179,10 @@ impl SslContext {
 
     /// The suites enabled on this context, in preference order, in the reference's names.
     pub fn ciphers(&self) -> Vec<&'static str> {
-        self.suites.iter().map(|s| ciphers::suite_name(*s)).collect()
+        self.suites
+            .iter()
+            .map(|s| ciphers::suite_name(*s))
+            .collect()
     }
 
     /// Restrict the context to these suites (dashed or IANA names), in this preference order.

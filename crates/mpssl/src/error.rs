@@ -115,7 +115,9 @@ impl fmt::Display for Error {
             Self::BadConfig(why) => write!(f, "bad configuration: {why}"),
             Self::UnusableKey(why) => write!(f, "the private key cannot be used: {why}"),
             Self::NoCertificate => f.write_str("the server has no certificate (load_cert_chain)"),
-            Self::HandshakeEof => f.write_str("the peer closed the connection during the handshake"),
+            Self::HandshakeEof => {
+                f.write_str("the peer closed the connection during the handshake")
+            }
             Self::Tls(e) => write!(f, "TLS error: {e}"),
             Self::Closed => f.write_str("the TLS socket is closed"),
             Self::InvalidArgument(why) => f.write_str(why),

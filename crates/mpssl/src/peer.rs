@@ -56,7 +56,13 @@ fn name_parts(name: &X509Name<'_>) -> Vec<Vec<(String, String)>> {
                     let oid = attr.attr_type().to_id_string();
                     let key = long_name(&oid).map_or(oid, str::to_owned);
                     let value = attr.as_str().map_or_else(
-                        |_| attr.attr_value().data.iter().map(|b| format!("{b:02X}")).collect(),
+                        |_| {
+                            attr.attr_value()
+                                .data
+                                .iter()
+                                .map(|b| format!("{b:02X}"))
+                                .collect()
+                        },
                         str::to_owned,
                     );
                     (key, value)
@@ -101,12 +107,16 @@ fn ip_text(bytes: &[u8]) -> String {
 
 /// Format a Unix time as OpenSSL's `ASN1_TIME_print` does: `"Nov  7 00:00:00 2026 GMT"`.
 fn openssl_time(secs: i64) -> String {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    let month_name = usize::try_from(month - 1).ok().and_then(|m| MONTHS.get(m)).unwrap_or(&"???");
+    let month_name = usize::try_from(month - 1)
+        .ok()
+        .and_then(|m| MONTHS.get(m))
+        .unwrap_or(&"???");
     format!(
         "{month_name} {day:>2} {:02}:{:02}:{:02} {year} GMT",
         rem / 3600,

@@ -198,7 +198,10 @@ impl Session {
     /// Queue plaintext for sending; returns how much was taken (0 when the buffer is full).
     pub fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
         self.check()?;
-        self.conn.writer().write(buf).map_err(|e| self.fail(Error::Io(e)))
+        self.conn
+            .writer()
+            .write(buf)
+            .map_err(|e| self.fail(Error::Io(e)))
     }
 
     /// Decrypted bytes waiting to be read.
@@ -264,7 +267,9 @@ impl Session {
 
     /// The negotiated key-exchange group (e.g. `X25519MLKEM768`), once known.
     pub fn key_exchange_group(&self) -> Option<String> {
-        self.conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name()))
+        self.conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name()))
     }
 
     /// True when the handshake resumed an earlier session.

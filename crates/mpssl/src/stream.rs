@@ -45,7 +45,11 @@ impl SslContext {
 impl<T: Read + Write> TlsStream<T> {
     /// Pair a session with its transport.
     pub fn new(session: Session, io: T) -> Self {
-        Self { session, io, waiting: Interest::default() }
+        Self {
+            session,
+            io,
+            waiting: Interest::default(),
+        }
     }
 
     /// The session (negotiated parameters, peer certificates, …).
@@ -175,7 +179,9 @@ impl<T: Read + Write> TlsStream<T> {
         }
         self.handshake()?;
         self.flush_tls()?;
-        let n = self.session.write_plaintext(&buf[..buf.len().min(MAX_RECORD)])?;
+        let n = self
+            .session
+            .write_plaintext(&buf[..buf.len().min(MAX_RECORD)])?;
         match self.flush_tls() {
             Ok(()) | Err(Error::WouldBlock) => Ok(n),
             Err(e) => Err(e),
@@ -200,19 +206,33 @@ impl<T: Read + Write> TlsStream<T> {
         Ok(Some(got))
     }
 
-    /// Stream read to EOF (MicroPython `read()`); `Ok(None)` when nothing at all could be read.
-    pub fn read_to_eof(&mut self) -> Result<Option<Vec<u8>>, Error> {
+    /// Stream read into a new buffer: up to `n` bytes, waiting for all of them or EOF
+    /// (`usize::MAX` reads to EOF). `Ok(None)` when nothing could be read without blocking.
+    ///
+    /// Memory grows with the data that arrives, not with `n`.
+    pub fn read_stream_to_vec(&mut self, n: usize) -> Result<Option<Vec<u8>>, Error> {
+        const STEP: usize = 64 * 1024;
         let mut out = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match self.read_some(&mut chunk) {
-                Ok(0) => return Ok(Some(out)),
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(Error::WouldBlock) if out.is_empty() => return Ok(None),
-                Err(Error::WouldBlock) => return Ok(Some(out)),
+        while out.len() < n {
+            let start = out.len();
+            out.resize(start + (n - start).min(STEP), 0);
+            match self.read_some(&mut out[start..]) {
+                Ok(0) => {
+                    out.truncate(start);
+                    break;
+                }
+                Ok(k) => out.truncate(start + k),
+                Err(Error::WouldBlock) => {
+                    out.truncate(start);
+                    if start == 0 {
+                        return Ok(None);
+                    }
+                    break;
+                }
                 Err(e) => return Err(e),
             }
         }
+        Ok(Some(out))
     }
 
     /// Stream readline: up to and including `\n`, EOF, or `limit` bytes.

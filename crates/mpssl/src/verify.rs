@@ -207,7 +207,11 @@ impl Checker {
         algs: WebPkiSupportedAlgorithms,
         check_common_name: bool,
     ) -> Self {
-        Self { trust, algs, check_common_name }
+        Self {
+            trust,
+            algs,
+            check_common_name,
+        }
     }
 
     /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now`, and for `name`.
@@ -292,7 +296,11 @@ impl Checker {
 /// Host name matching: SAN DNS names (RFC 6125 wildcards in the leftmost label only,
 /// case-insensitive), SAN IP addresses, and the subject CN only when the certificate has no
 /// SAN DNS/IP entries and `check_common_name` is set (what Mbed TLS does).
-fn name_matches(cert: &X509Certificate<'_>, name: &ServerName<'_>, check_common_name: bool) -> bool {
+fn name_matches(
+    cert: &X509Certificate<'_>,
+    name: &ServerName<'_>,
+    check_common_name: bool,
+) -> bool {
     let mut dns: Vec<&str> = Vec::new();
     let mut ips: Vec<&[u8]> = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -318,12 +326,14 @@ fn name_matches(cert: &X509Certificate<'_>, name: &ServerName<'_>, check_common_
                 IpAddr::V4(v4) => v4.octets().to_vec(),
                 IpAddr::V6(v6) => v6.octets().to_vec(),
             };
-            if ips.iter().any(|candidate| *candidate == octets.as_slice()) {
+            if ips.contains(&octets.as_slice()) {
                 return true;
             }
             !has_san
                 && check_common_name
-                && common_names().iter().any(|cn| cn.parse::<IpAddr>().ok() == Some(ip))
+                && common_names()
+                    .iter()
+                    .any(|cn| cn.parse::<IpAddr>().ok() == Some(ip))
         }
         ServerName::DnsName(host) => {
             let host = host.as_ref();
@@ -382,8 +392,13 @@ impl ServerCertVerifier for ServerVerifier {
         if is_no_name(server_name) {
             return Err(Marker::HostnameRequired.into_rustls());
         }
-        let flags =
-            self.checker.flags(end_entity, intermediates, Some(server_name), now, Usage::Server);
+        let flags = self.checker.flags(
+            end_entity,
+            intermediates,
+            Some(server_name),
+            now,
+            Usage::Server,
+        );
         if flags.is_empty() {
             Ok(ServerCertVerified::assertion())
         } else {
@@ -446,7 +461,9 @@ impl ClientCertVerifier for ClientVerifier {
         if self.checker.trust.is_empty() {
             return Err(Marker::CaChainRequired.into_rustls());
         }
-        let flags = self.checker.flags(end_entity, intermediates, None, now, Usage::Client);
+        let flags = self
+            .checker
+            .flags(end_entity, intermediates, None, now, Usage::Client);
         if flags.is_empty() {
             Ok(ClientCertVerified::assertion())
         } else {

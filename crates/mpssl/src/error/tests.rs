@@ -39,12 +39,23 @@ fn verify_flags_travel_through_rustls() {
 
 #[test]
 fn markers_travel_through_rustls() {
-    assert!(matches!(Error::from(Marker::CaChainRequired.into_rustls()), Error::CaChainRequired));
-    assert!(matches!(Error::from(Marker::HostnameRequired.into_rustls()), Error::HostnameRequired));
+    assert!(matches!(
+        Error::from(Marker::CaChainRequired.into_rustls()),
+        Error::CaChainRequired
+    ));
+    assert!(matches!(
+        Error::from(Marker::HostnameRequired.into_rustls()),
+        Error::HostnameRequired
+    ));
 }
 
 #[test]
 fn display_is_readable() {
-    assert_eq!(Error::HostnameRequired.to_string(), "CERT_REQUIRED requires server_hostname");
-    assert!(Error::InvalidKey("empty".into()).to_string().starts_with("invalid key"));
+    assert_eq!(
+        Error::HostnameRequired.to_string(),
+        "CERT_REQUIRED requires server_hostname"
+    );
+    assert!(Error::InvalidKey("empty".into())
+        .to_string()
+        .starts_with("invalid key"));
 }

@@ -1,0 +1,265 @@
+//! `SSLContext`: the Python face of [`mpssl::SslContext`].
+
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use pyo3::exceptions::{PyAttributeError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use mpssl::{Protocol, Session, SslContext, VerifyMode};
+
+use crate::buf::ReadBuf;
+use crate::error;
+use crate::pysock::{FdSocket, Mode, ObjectSocket, Transport};
+use crate::socket::SslSocket;
+
+/// MicroPython's `SSLContext`: role, verify mode, CAs, own certificate and key, suites.
+#[pyclass(name = "SSLContext", module = "mpssl", subclass, frozen)]
+pub(crate) struct Context {
+    inner: RwLock<SslContext>,
+}
+
+impl Context {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, SslContext> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, SslContext> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An int argument as MicroPython converts it (`str` → "can't convert str to int").
+fn int_arg(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("can't convert str to int"));
+    }
+    value.extract::<i64>().map_err(|_| {
+        let name = value
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        PyTypeError::new_err(format!("can't convert {name} to int"))
+    })
+}
+
+#[pymethods]
+impl Context {
+    /// `SSLContext(protocol)`: `PROTOCOL_TLS_CLIENT` or `PROTOCOL_TLS_SERVER`.
+    ///
+    /// As in the reference, the value is a bit field: bit 0 selects the server role; bit 1
+    /// (DTLS) is not supported by rustls and raises `ValueError`.
+    #[new]
+    #[pyo3(signature = (protocol, /))]
+    fn new(protocol: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let value = int_arg(protocol)?;
+        if value & 2 != 0 {
+            return Err(PyValueError::new_err(
+                "DTLS (PROTOCOL_DTLS_CLIENT/SERVER) is not supported by mpssl",
+            ));
+        }
+        let protocol = if value & 1 == 1 {
+            Protocol::Server
+        } else {
+            Protocol::Client
+        };
+        Ok(Self {
+            inner: RwLock::new(SslContext::new(protocol)),
+        })
+    }
+
+    /// The `PROTOCOL_*` value of this context's role.
+    #[getter]
+    fn protocol(&self) -> i64 {
+        self.read().protocol().as_int()
+    }
+
+    /// `CERT_NONE`, `CERT_OPTIONAL` or `CERT_REQUIRED`.
+    #[getter]
+    fn get_verify_mode(&self) -> i64 {
+        self.read().verify_mode().as_int()
+    }
+
+    #[setter]
+    fn set_verify_mode(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(value) = value else {
+            return Err(PyAttributeError::new_err(
+                "'SSLContext' object has no attribute 'verify_mode'",
+            ));
+        };
+        let mode = VerifyMode::from_int(int_arg(value)?).ok_or_else(|| {
+            PyValueError::new_err("verify_mode must be CERT_NONE, CERT_OPTIONAL or CERT_REQUIRED")
+        })?;
+        self.write().set_verify_mode(mode);
+        Ok(())
+    }
+
+    /// Whether the subject CN is matched when a certificate has no SAN DNS/IP entries.
+    #[getter]
+    fn get_hostname_checks_common_name(&self) -> bool {
+        self.read().hostname_checks_common_name()
+    }
+
+    #[setter]
+    fn set_hostname_checks_common_name(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(value) = value else {
+            return Err(PyAttributeError::new_err(
+                "cannot delete hostname_checks_common_name",
+            ));
+        };
+        self.write()
+            .set_hostname_checks_common_name(value.is_truthy()?);
+        Ok(())
+    }
+
+    /// Load certificate(s) and private key from data (PEM or DER); the key is parsed first.
+    #[pyo3(signature = (certfile, keyfile))]
+    fn load_cert_chain(
+        &self,
+        py: Python<'_>,
+        certfile: &Bound<'_, PyAny>,
+        keyfile: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let key = ReadBuf::extract(keyfile, "keyfile")?;
+        let cert = ReadBuf::extract(certfile, "certfile")?;
+        let (key, cert) = (key.as_slice(), cert.as_slice());
+        py.detach(|| self.write().load_cert_chain(cert, key))
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// Add trusted CA certificates from data (one DER certificate or PEM).
+    #[pyo3(signature = (cadata))]
+    fn load_verify_locations(&self, py: Python<'_>, cadata: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = ReadBuf::extract(cadata, "cadata")?;
+        let data = data.as_slice();
+        py.detach(|| self.write().load_verify_locations(data))
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// The suites enabled on this context, in preference order.
+    fn get_ciphers(&self) -> Vec<&'static str> {
+        self.read().ciphers()
+    }
+
+    /// Restrict the context to these suites, in this order (a list or tuple of names).
+    #[pyo3(signature = (ciphers, /))]
+    fn set_ciphers(&self, py: Python<'_>, ciphers: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !(ciphers.is_instance_of::<PyList>() || ciphers.is_instance_of::<PyTuple>()) {
+            let name = ciphers
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+            return Err(PyTypeError::new_err(format!(
+                "object '{name}' isn't a tuple or list"
+            )));
+        }
+        let mut names = Vec::new();
+        for item in ciphers.try_iter()? {
+            let item = item?;
+            if let Ok(s) = item.cast::<PyString>() {
+                names.push(s.to_str()?.to_owned());
+            } else if let Ok(b) = item.cast::<PyBytes>() {
+                names.push(String::from_utf8_lossy(b.as_bytes()).into_owned());
+            } else {
+                return Err(PyTypeError::new_err("cipher names must be str or bytes"));
+            }
+        }
+        self.write()
+            .set_ciphers(&names)
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// Wrap a connected socket (or a stream-like object) in TLS.
+    #[pyo3(signature = (sock, *, server_side=None, do_handshake_on_connect=None, server_hostname=None))]
+    fn wrap_socket(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        server_side: Option<&Bound<'_, PyAny>>,
+        do_handshake_on_connect: Option<&Bound<'_, PyAny>>,
+        server_hostname: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<SslSocket>> {
+        let py = slf.py();
+        // Python truthiness, as the reference (1, "yes", … are accepted).
+        let server_side = match server_side {
+            Some(v) => v.is_truthy()?,
+            None => false,
+        };
+        let handshake_now = match do_handshake_on_connect {
+            Some(v) => v.is_truthy()?,
+            None => true,
+        };
+        let hostname = match server_hostname {
+            None => None,
+            Some(h) if h.is_none() => None,
+            Some(h) => Some(hostname_arg(h)?),
+        };
+        let this = slf.get();
+        if hostname.is_none() && !server_side && this.read().verify_mode() == VerifyMode::Required {
+            return Err(error::to_py(py, mpssl::Error::HostnameRequired));
+        }
+        let transport = transport_for(sock)?;
+        let session =
+            Session::new(&this.read(), hostname.as_deref()).map_err(|e| error::to_py(py, e))?;
+        let socket = SslSocket::new(
+            session,
+            transport,
+            sock.clone().unbind(),
+            slf.clone().unbind(),
+            server_side,
+            hostname,
+        );
+        let socket = Py::new(py, socket)?;
+        if handshake_now {
+            socket.get().handshake_blocking(py)?;
+        }
+        Ok(socket)
+    }
+
+    fn __repr__(&self) -> String {
+        let ctx = self.read();
+        let role = match ctx.protocol() {
+            Protocol::Client => "client",
+            Protocol::Server => "server",
+        };
+        format!(
+            "<SSLContext {role} verify_mode={}>",
+            ctx.verify_mode().as_int()
+        )
+    }
+}
+
+/// `server_hostname`: str, or bytes as in the reference.
+fn hostname_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(s.to_str()?.to_owned());
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return String::from_utf8(b.as_bytes().to_vec())
+            .map_err(|_| PyValueError::new_err("server_hostname is not valid UTF-8"));
+    }
+    let name = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    Err(PyTypeError::new_err(format!(
+        "server_hostname must be str or bytes, not {name}"
+    )))
+}
+
+/// The fast path for real sockets, the method path for anything stream-like.
+fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
+    let py = sock.py();
+    let socket_type = py.import("socket")?.getattr("socket")?;
+    if sock.is_instance(&socket_type)? {
+        let fd: i64 = sock.call_method0("fileno")?.extract()?;
+        let fd = i32::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)
+            .ok_or_else(|| PyOSError::new_err((libc::EBADF, "the socket is closed")))?;
+        return Ok(Transport::Fd(FdSocket::new(fd, Mode::of(sock)?)));
+    }
+    match ObjectSocket::new(sock) {
+        Some(obj) => Ok(Transport::Object(obj)),
+        None => Err(PyOSError::new_err("stream operation not supported")),
+    }
+}

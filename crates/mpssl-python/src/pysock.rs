@@ -1,0 +1,321 @@
+//! The wrapped Python object as a `Read + Write` transport (≈ rustls-ffi's callback reader,
+//! Mbed TLS's BIO callbacks).
+//!
+//! A real `socket.socket` is driven through its file descriptor, without the GIL, honouring
+//! the socket's timeout as CPython does (`None` blocks, `0.0` never blocks, `t` waits up to t
+//! seconds per operation). Any other object is driven through its Python methods
+//! (`recv_into`/`send`, or `readinto`/`write`), with the GIL held for each call.
+
+use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyBlockingIOError, PyTimeoutError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+
+use mpssl::Interest;
+
+use crate::error::carry;
+
+/// How a socket's file descriptor behaves, from `socket.gettimeout()`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Mode {
+    /// `gettimeout() is None`: wait as long as it takes.
+    Blocking,
+    /// `gettimeout() == 0.0`: never wait.
+    NonBlocking,
+    /// Wait at most this long for each operation.
+    Timeout(Duration),
+}
+
+impl Mode {
+    /// Read the mode of a Python socket.
+    pub(crate) fn of(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let timeout: Option<f64> = sock.call_method0("gettimeout")?.extract()?;
+        Ok(match timeout {
+            None => Self::Blocking,
+            Some(t) if t <= 0.0 => Self::NonBlocking,
+            Some(t) => Self::Timeout(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
+        })
+    }
+}
+
+/// The transport under a TLS stream.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    /// A real socket, by file descriptor.
+    Fd(FdSocket),
+    /// Any other object, through its Python methods.
+    Object(ObjectSocket),
+}
+
+impl Transport {
+    /// Wait until the transport can move bytes in the direction(s) of `interest`.
+    ///
+    /// Used to finish a handshake that `wrap_socket` must complete even on a non-blocking
+    /// socket (as the reference does).
+    pub(crate) fn wait(&mut self, interest: Interest) -> io::Result<()> {
+        match self {
+            Self::Fd(fd) => {
+                let mut events = 0;
+                if interest.read || !interest.write {
+                    events |= libc::POLLIN;
+                }
+                if interest.write {
+                    events |= libc::POLLOUT;
+                }
+                let limit = match fd.mode {
+                    Mode::Timeout(t) => Some(t),
+                    _ => None,
+                };
+                fd.poll(events, limit)
+            }
+            Self::Object(_) => {
+                // No descriptor to wait on: retry after a millisecond, as the reference does.
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            }
+        }
+    }
+
+    /// Set the socket's current timeout mode (fd transports only).
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
+        if let Self::Fd(fd) = self {
+            fd.mode = mode;
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Fd(fd) => fd.read(buf),
+            Self::Object(obj) => obj.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Fd(fd) => fd.write(buf),
+            Self::Object(obj) => obj.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A socket driven through its file descriptor (the Python socket object keeps it open).
+#[derive(Debug)]
+pub(crate) struct FdSocket {
+    fd: RawFd,
+    mode: Mode,
+}
+
+impl FdSocket {
+    pub(crate) fn new(fd: RawFd, mode: Mode) -> Self {
+        Self { fd, mode }
+    }
+
+    /// Run `op` until it succeeds, waiting for `events` on would-block as the mode allows.
+    fn io(
+        &mut self,
+        events: libc::c_short,
+        mut op: impl FnMut(RawFd) -> isize,
+    ) -> io::Result<usize> {
+        let deadline = match self.mode {
+            Mode::Timeout(t) => Instant::now().checked_add(t),
+            _ => None,
+        };
+        loop {
+            let n = op(self.fd);
+            if let Ok(n) = usize::try_from(n) {
+                return Ok(n);
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::Interrupted => check_signals()?,
+                io::ErrorKind::WouldBlock => match self.mode {
+                    Mode::NonBlocking => return Err(err),
+                    Mode::Blocking => self.poll(events, None)?,
+                    Mode::Timeout(_) => {
+                        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                        self.poll(events, left)?;
+                    }
+                },
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// Wait for `events`; `limit` of `None` waits forever. A time-out is `TimedOut`.
+    fn poll(&mut self, events: libc::c_short, limit: Option<Duration>) -> io::Result<()> {
+        let deadline = limit.and_then(|l| Instant::now().checked_add(l));
+        loop {
+            let timeout_ms: libc::c_int = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    // Round up so that a short wait does not spin at 0 ms.
+                    let ms = left.as_micros().div_ceil(1000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.fd,
+                events,
+                revents: 0,
+            };
+            // SAFETY: `pfd` is a valid, initialised pollfd on our stack and we pass a count of
+            // exactly one. poll() does not retain the pointer after returning.
+            let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+            if rc > 0 {
+                return Ok(());
+            }
+            if rc == 0 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                }
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+            check_signals()?;
+        }
+    }
+}
+
+impl Read for FdSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io(libc::POLLIN, |fd| {
+            // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
+            // recv writes at most that many bytes into it. `fd` may have been closed by another
+            // thread, in which case recv fails with EBADF (or reads from a reused descriptor:
+            // the same hazard as CPython's own socket methods).
+            unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) }
+        })
+    }
+}
+
+impl Write for FdSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.io(libc::POLLOUT, |fd| {
+            // SAFETY: `buf` is a valid slice of `buf.len()` readable bytes for the whole call.
+            // MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
+            unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Run pending Python signal handlers (Ctrl-C) after an interrupted system call.
+fn check_signals() -> io::Result<()> {
+    Python::attach(|py| py.check_signals()).map_err(|e| carry(io::ErrorKind::Interrupted, e))
+}
+
+/// Which methods of a Python object move bytes.
+#[derive(Debug, Clone, Copy)]
+enum Methods {
+    /// `recv_into(buf)` and `send(data)` (socket-like).
+    Socket,
+    /// `readinto(buf)` and `write(data)` (stream-like, MicroPython's protocol).
+    Stream,
+}
+
+/// Any Python object with `recv_into`/`send` or `readinto`/`write`.
+#[derive(Debug)]
+pub(crate) struct ObjectSocket {
+    obj: Py<PyAny>,
+    methods: Methods,
+}
+
+impl ObjectSocket {
+    /// Wrap `obj` when it has a usable pair of methods.
+    pub(crate) fn new(obj: &Bound<'_, PyAny>) -> Option<Self> {
+        let has = |name: &str| obj.hasattr(name).unwrap_or(false);
+        let methods = if has("recv_into") && has("send") {
+            Methods::Socket
+        } else if has("readinto") && has("write") {
+            Methods::Stream
+        } else {
+            return None;
+        };
+        Some(Self {
+            obj: obj.clone().unbind(),
+            methods,
+        })
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let method = match self.methods {
+            Methods::Socket => "recv_into",
+            Methods::Stream => "readinto",
+        };
+        Python::attach(|py| {
+            let scratch = PyByteArray::new(py, &vec![0u8; buf.len()]);
+            let result = self.obj.bind(py).call_method1(method, (&scratch,));
+            let n = count(result)?;
+            let data = scratch.to_vec();
+            let n = n.min(buf.len()).min(data.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            Ok(n)
+        })
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let method = match self.methods {
+            Methods::Socket => "send",
+            Methods::Stream => "write",
+        };
+        Python::attach(|py| {
+            let data = PyBytes::new(py, buf);
+            let n = count(self.obj.bind(py).call_method1(method, (data,)))?;
+            Ok(n.min(buf.len()))
+        })
+    }
+}
+
+/// Interpret a transport method's result: a count, `None` (would block), `-errno`, or an
+/// exception (BlockingIOError is would-block; a time-out stays a non-fatal time-out).
+fn count(result: PyResult<Bound<'_, PyAny>>) -> io::Result<usize> {
+    let value = match result {
+        Ok(value) => value,
+        Err(e) => return Err(carry(exception_kind(&e), e)),
+    };
+    if value.is_none() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let n: i64 = value
+        .extract()
+        .map_err(|e| carry(io::ErrorKind::InvalidData, e))?;
+    if n < 0 {
+        let errno = i32::try_from(-n).unwrap_or(libc::EIO);
+        if errno == libc::EAGAIN {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    usize::try_from(n).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+/// The I/O kind a Python exception stands for: would-block and time-out are not fatal.
+fn exception_kind(e: &PyErr) -> io::ErrorKind {
+    Python::attach(|py| {
+        if e.is_instance_of::<PyBlockingIOError>(py) {
+            io::ErrorKind::WouldBlock
+        } else if e.is_instance_of::<PyTimeoutError>(py) {
+            io::ErrorKind::TimedOut
+        } else {
+            io::ErrorKind::Other
+        }
+    })
+}

@@ -1,0 +1,461 @@
+//! `SSLSocket`: a TLS stream over a wrapped Python socket, with MicroPython's semantics.
+//!
+//! Every operation runs with the GIL released and the socket's lock held; the lock is taken
+//! only after the GIL is released, so a thread blocked in I/O never holds the GIL while another
+//! waits for the lock. Object transports re-attach for each Python call.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use mpssl::{Error, Session, TlsStream};
+
+use crate::buf::{ReadBuf, WriteBuf};
+use crate::context::Context;
+use crate::error;
+use crate::pysock::{Mode, Transport};
+
+/// `selectors.EVENT_READ` / `EVENT_WRITE`.
+const EVENT_READ: u8 = 1;
+const EVENT_WRITE: u8 = 2;
+
+struct State {
+    stream: TlsStream<Transport>,
+    /// The wrapped object has been closed by us.
+    sock_closed: bool,
+}
+
+/// MicroPython's `SSLSocket`.
+#[pyclass(name = "SSLSocket", module = "mpssl", frozen)]
+pub(crate) struct SslSocket {
+    state: Mutex<State>,
+    sock: Py<PyAny>,
+    context: Py<Context>,
+    server_side: bool,
+    server_hostname: Option<String>,
+    is_fd: bool,
+}
+
+impl SslSocket {
+    pub(crate) fn new(
+        session: Session,
+        transport: Transport,
+        sock: Py<PyAny>,
+        context: Py<Context>,
+        server_side: bool,
+        server_hostname: Option<String>,
+    ) -> Self {
+        let is_fd = matches!(transport, Transport::Fd(_));
+        Self {
+            state: Mutex::new(State {
+                stream: TlsStream::new(session, transport),
+                sock_closed: false,
+            }),
+            sock,
+            context,
+            server_side,
+            server_hostname,
+            is_fd,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run `op` on the stream with the GIL released, after refreshing the socket's timeout.
+    fn run<R, F>(&self, py: Python<'_>, op: F) -> PyResult<R>
+    where
+        R: Send,
+        F: FnOnce(&mut TlsStream<Transport>) -> Result<R, Error> + Send,
+    {
+        let mode = if self.is_fd {
+            Some(Mode::of(self.sock.bind(py))?)
+        } else {
+            None
+        };
+        let result = py.detach(|| {
+            let mut state = self.lock();
+            if let Some(mode) = mode {
+                state.stream.get_mut().set_mode(mode);
+            }
+            op(&mut state.stream)
+        });
+        result.map_err(|e| error::to_py(py, e))
+    }
+
+    /// Complete the handshake, waiting on the transport even when it is non-blocking (as the
+    /// reference's `wrap_socket` does).
+    pub(crate) fn handshake_blocking(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, |stream| loop {
+            match stream.handshake() {
+                Err(Error::WouldBlock) => {
+                    let interest = stream.interest();
+                    stream.get_mut().wait(interest).map_err(Error::Io)?;
+                }
+                other => return other,
+            }
+        })
+    }
+}
+
+/// A would-block from a low-level call becomes `None`.
+fn none_on_block<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::WouldBlock) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A size argument: negative means "no limit".
+fn size_arg(n: i64) -> Option<usize> {
+    usize::try_from(n).ok()
+}
+
+#[pymethods]
+impl SslSocket {
+    /// Read `n` bytes (blocking: waits for n bytes or EOF); `read()` reads to EOF.
+    /// Non-blocking: `None` when nothing is available yet.
+    #[pyo3(signature = (n=-1, /))]
+    fn read(&self, py: Python<'_>, n: i64) -> PyResult<Option<Py<PyBytes>>> {
+        if n == 0 {
+            return Ok(Some(PyBytes::new(py, b"").unbind()));
+        }
+        let limit = size_arg(n).unwrap_or(usize::MAX);
+        let data = self.run(py, move |s| s.read_stream_to_vec(limit))?;
+        Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
+    }
+
+    /// Read into `buf` (up to `nbytes`), waiting for all of it or EOF when blocking.
+    #[pyo3(signature = (buf, nbytes=None, /))]
+    fn readinto(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        nbytes: Option<i64>,
+    ) -> PyResult<Option<usize>> {
+        let mut target = WriteBuf::extract(buf, "buf")?;
+        let len = match nbytes {
+            None => target.len(),
+            Some(n) => size_arg(n)
+                .ok_or_else(|| PyValueError::new_err("nbytes must not be negative"))?
+                .min(target.len()),
+        };
+        if len == 0 {
+            return Ok(Some(0));
+        }
+        let slice = &mut target.as_mut_slice()[..len];
+        self.run(py, move |s| s.read_stream(slice))
+    }
+
+    /// `readinto`, under CPython's name (it loops, as the reference's does).
+    #[pyo3(signature = (buf, nbytes=None, /))]
+    fn recv_into(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        nbytes: Option<i64>,
+    ) -> PyResult<Option<usize>> {
+        self.readinto(py, buf, nbytes)
+    }
+
+    /// Read a line (up to and including `\n`, EOF, or `limit` bytes).
+    #[pyo3(signature = (limit=-1, /))]
+    fn readline(&self, py: Python<'_>, limit: i64) -> PyResult<Option<Py<PyBytes>>> {
+        if limit == 0 {
+            return Ok(Some(PyBytes::new(py, b"").unbind()));
+        }
+        let limit = size_arg(limit);
+        let line = self.run(py, move |s| s.read_line(limit))?;
+        Ok(line.map(|l| PyBytes::new(py, &l).unbind()))
+    }
+
+    /// One TLS read: returns as soon as any plaintext is available (at most `n` bytes).
+    #[pyo3(signature = (n=1024, /))]
+    fn recv(&self, py: Python<'_>, n: i64) -> PyResult<Option<Py<PyBytes>>> {
+        let n = size_arg(n).ok_or_else(|| PyValueError::new_err("negative buffersize in recv"))?;
+        if n == 0 {
+            return Ok(Some(PyBytes::new(py, b"").unbind()));
+        }
+        let cap = n.min(mpssl::MAX_RECORD * 4);
+        let data = self.run(py, move |s| {
+            let mut buf = vec![0u8; cap];
+            none_on_block(s.read_some(&mut buf)).map(|o| {
+                o.map(|k| {
+                    buf.truncate(k);
+                    buf
+                })
+            })
+        })?;
+        Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
+    }
+
+    /// Write all of `buf` (returns the count); non-blocking: `None` if nothing could be taken,
+    /// else the partial count.
+    #[pyo3(signature = (buf, /))]
+    fn write(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        let data = ReadBuf::extract(buf, "buf")?;
+        let slice = data.as_slice();
+        if slice.is_empty() {
+            return Ok(Some(0));
+        }
+        self.run(py, move |s| s.write_stream(slice))
+    }
+
+    /// `write`, under CPython's name.
+    #[pyo3(signature = (buf, /))]
+    fn sendall(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        self.write(py, buf)
+    }
+
+    /// One TLS record: at most 16384 bytes of `buf`; returns the count taken.
+    #[pyo3(signature = (buf, /))]
+    fn send(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        let data = ReadBuf::extract(buf, "buf")?;
+        let slice = data.as_slice();
+        if slice.is_empty() {
+            return Ok(Some(0));
+        }
+        self.run(py, move |s| none_on_block(s.write_some(slice)))
+    }
+
+    /// Advance the handshake: `True` when complete, `None` if the socket would block.
+    fn do_handshake(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        self.run(py, |s| none_on_block(s.handshake().map(|()| true)))
+    }
+
+    /// Forward to the wrapped object's `setblocking` and return its result.
+    #[pyo3(signature = (flag, /))]
+    fn setblocking(&self, py: Python<'_>, flag: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        Ok(self
+            .sock
+            .bind(py)
+            .call_method1("setblocking", (flag,))?
+            .unbind())
+    }
+
+    /// Forward to the wrapped object's `settimeout`.
+    #[pyo3(signature = (value, /))]
+    fn settimeout(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        Ok(self
+            .sock
+            .bind(py)
+            .call_method1("settimeout", (value,))?
+            .unbind())
+    }
+
+    /// The wrapped object's `gettimeout()`.
+    fn gettimeout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.sock.bind(py).call_method0("gettimeout")?.unbind())
+    }
+
+    /// The wrapped socket's file descriptor.
+    fn fileno(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.sock.bind(py).call_method0("fileno")?.unbind())
+    }
+
+    /// Decrypted bytes readable without touching the socket.
+    fn pending(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.lock().stream.session_mut().pending())
+    }
+
+    /// `selectors.EVENT_READ`/`EVENT_WRITE` bits the last unfinished call waits on.
+    fn wants(&self, py: Python<'_>) -> u8 {
+        let interest = py.detach(|| self.lock().stream.interest());
+        let mut mask = 0;
+        if interest.read {
+            mask |= EVENT_READ;
+        }
+        if interest.write {
+            mask |= EVENT_WRITE;
+        }
+        mask
+    }
+
+    /// `(suite, version)`, e.g. `('TLS-AES-256-GCM-SHA384', 'TLSv1.3')`; `None` before the
+    /// handshake or after close.
+    fn cipher(&self, py: Python<'_>) -> Option<(&'static str, &'static str)> {
+        py.detach(|| {
+            let state = self.lock();
+            let session = state.stream.session();
+            if session.is_closed() {
+                return None;
+            }
+            Some((session.cipher_name()?, session.protocol_version()?))
+        })
+    }
+
+    /// `'TLSv1.3'` or `'TLSv1.2'` once the handshake is done.
+    fn version(&self, py: Python<'_>) -> Option<&'static str> {
+        py.detach(|| self.lock().stream.session().protocol_version())
+    }
+
+    /// The negotiated key-exchange group, e.g. `'X25519MLKEM768'`.
+    fn key_exchange_group(&self, py: Python<'_>) -> Option<String> {
+        py.detach(|| self.lock().stream.session().key_exchange_group())
+    }
+
+    /// The peer's leaf certificate: DER bytes with `binary_form=True`, else CPython's dict.
+    /// Available in every verify mode (Difference to CPython: not only after verification).
+    #[pyo3(signature = (binary_form=false))]
+    fn getpeercert(&self, py: Python<'_>, binary_form: bool) -> PyResult<Option<Py<PyAny>>> {
+        let leaf: Option<Vec<u8>> = py.detach(|| {
+            let state = self.lock();
+            state
+                .stream
+                .session()
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.to_vec())
+        });
+        let Some(leaf) = leaf else {
+            return Ok(None);
+        };
+        if binary_form {
+            return Ok(Some(PyBytes::new(py, &leaf).into_any().unbind()));
+        }
+        let Some(info) = mpssl::peer::cert_info(&leaf) else {
+            return Ok(Some(PyDict::new(py).into_any().unbind()));
+        };
+        let dict = PyDict::new(py);
+        let name = |rdns: &Vec<Vec<(String, String)>>| -> PyResult<Bound<'_, PyTuple>> {
+            let items = rdns
+                .iter()
+                .map(|rdn| PyTuple::new(py, rdn.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyTuple::new(py, items)
+        };
+        dict.set_item("subject", name(&info.subject)?)?;
+        dict.set_item("issuer", name(&info.issuer)?)?;
+        dict.set_item("version", info.version)?;
+        dict.set_item("serialNumber", &info.serial_number)?;
+        dict.set_item("notBefore", &info.not_before)?;
+        dict.set_item("notAfter", &info.not_after)?;
+        if !info.subject_alt_name.is_empty() {
+            let san = PyTuple::new(
+                py,
+                info.subject_alt_name
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
+            dict.set_item("subjectAltName", san)?;
+        }
+        Ok(Some(dict.into_any().unbind()))
+    }
+
+    /// The peer's certificate chain as DER bytes, leaf first.
+    fn get_peer_cert_chain(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
+        let chain: Option<Vec<Vec<u8>>> = py.detach(|| {
+            let state = self.lock();
+            state
+                .stream
+                .session()
+                .peer_certificates()
+                .map(|c| c.iter().map(|d| d.to_vec()).collect())
+        });
+        match chain {
+            None => Ok(None),
+            Some(chain) => {
+                let items: Vec<Bound<'_, PyBytes>> =
+                    chain.iter().map(|d| PyBytes::new(py, d)).collect();
+                Ok(Some(PyList::new(py, items)?.unbind()))
+            }
+        }
+    }
+
+    /// Send close_notify (once), then close the wrapped object. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mode = if self.is_fd {
+            Mode::of(self.sock.bind(py)).ok()
+        } else {
+            None
+        };
+        let first = py.detach(|| {
+            let mut state = self.lock();
+            if let Some(mode) = mode {
+                state.stream.get_mut().set_mode(mode);
+            }
+            state.stream.close();
+            !std::mem::replace(&mut state.sock_closed, true)
+        });
+        if first {
+            let sock = self.sock.bind(py);
+            if sock.hasattr("close")? {
+                sock.call_method0("close")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The context this socket was wrapped by.
+    #[getter]
+    fn context(&self, py: Python<'_>) -> Py<Context> {
+        self.context.clone_ref(py)
+    }
+
+    /// True when wrapped with `server_side=True`.
+    #[getter]
+    fn server_side(&self) -> bool {
+        self.server_side
+    }
+
+    /// The `server_hostname` given to `wrap_socket`.
+    #[getter]
+    fn server_hostname(&self) -> Option<String> {
+        self.server_hostname.clone()
+    }
+
+    /// True when the handshake resumed an earlier session.
+    #[getter]
+    fn session_reused(&self, py: Python<'_>) -> bool {
+        py.detach(|| self.lock().stream.session().session_reused())
+    }
+
+    /// After EOF: `True` for close_notify, `False` for a bare TCP EOF; `None` before EOF.
+    #[getter]
+    fn eof_was_clean(&self, py: Python<'_>) -> Option<bool> {
+        py.detach(|| self.lock().stream.session().eof_was_clean())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let side = if self.server_side { "server" } else { "client" };
+        py.detach(|| {
+            let state = self.lock();
+            let session = state.stream.session();
+            if session.is_closed() {
+                return format!("<SSLSocket {side} closed>");
+            }
+            match (session.protocol_version(), session.cipher_name()) {
+                (Some(v), Some(c)) => format!("<SSLSocket {side} {v} {c}>"),
+                _ => format!("<SSLSocket {side} handshaking>"),
+            }
+        })
+    }
+}
+
+impl SslSocket {
+    fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        let closed = py.detach(|| self.lock().sock_closed);
+        if closed {
+            return Err(PyOSError::new_err((
+                libc::EBADF,
+                "the TLS socket is closed",
+            )));
+        }
+        Ok(())
+    }
+}
