@@ -26,6 +26,7 @@ lint: ## rustfmt check, clippy with warnings denied, stub check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(PYTHON) -m mypy.stubtest mpssl._mpssl --allowlist .mypy-stubtest-allowlist
+	$(PYTHON) -m mypy
 
 test-rust: ## Rust unit, integration and doc tests
 	RUSTFLAGS="-D warnings" $(CARGO) test --workspace --exclude mpssl-python

@@ -30,7 +30,7 @@ from ._mpssl import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer
+    from typing_extensions import Buffer
 
     Source = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", Buffer]
 

@@ -3,8 +3,23 @@
 Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handling.
 """
 
-from collections.abc import Buffer, Sequence
+from collections.abc import Sequence
+
+from typing_extensions import Buffer, disjoint_base
 from typing import Any, final
+
+__all__ = [
+    "CERT_NONE",
+    "CERT_OPTIONAL",
+    "CERT_REQUIRED",
+    "PROTOCOL_TLS_CLIENT",
+    "PROTOCOL_TLS_SERVER",
+    "RUSTLS_VERSION",
+    "SSLContext",
+    "SSLSocket",
+    "__version__",
+    "make_demo_pki",
+]
 
 __version__: str
 RUSTLS_VERSION: str
@@ -14,6 +29,7 @@ CERT_NONE: int
 CERT_OPTIONAL: int
 CERT_REQUIRED: int
 
+@disjoint_base
 class SSLContext:
     """TLS configuration: role, verify mode, trusted CAs, own certificate and key, suites.
 
@@ -39,8 +55,11 @@ class SSLContext:
     def hostname_checks_common_name(self, value: bool) -> None: ...
     def load_cert_chain(self, certfile: Buffer, keyfile: Buffer) -> None:
         """Load certificate(s) and private key from data (PEM or DER)."""
-    def load_verify_locations(self, cadata: Buffer) -> None:
-        """Add trusted CA certificates from data (one DER certificate, or PEM)."""
+    def load_verify_locations(
+        self, cafile: Buffer | None = None, cadata: Buffer | None = None
+    ) -> None:
+        """Add trusted CA certificates from data (one DER certificate, or PEM); both arguments
+        are data here (``mpssl.SSLContext`` adds paths)."""
     def get_ciphers(self) -> list[str]:
         """The suites enabled on this context, in preference order (reference names)."""
     def set_ciphers(self, ciphers: Sequence[str | bytes], /) -> None:
@@ -54,6 +73,10 @@ class SSLContext:
         server_hostname: str | bytes | None = None,
     ) -> SSLSocket:
         """Wrap a connected socket (or any object with readinto/write or recv_into/send)."""
+
+def make_demo_pki(names: list[str]) -> tuple[bytes, bytes, bytes]:
+    """``(ca_der, leaf_der, leaf_key_der)``: a throw-away P-256 CA and a leaf for ``names``
+    (DNS names or IP addresses), valid for a day. For demos and tests only."""
 
 @final
 class SSLSocket:

@@ -127,13 +127,32 @@ impl Context {
             .map_err(|e| error::to_py(py, e))
     }
 
-    /// Add trusted CA certificates from data (one DER certificate or PEM).
-    #[pyo3(signature = (cadata))]
-    fn load_verify_locations(&self, py: Python<'_>, cadata: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data = ReadBuf::extract(cadata, "cadata")?;
-        let data = data.as_slice();
-        py.detach(|| self.write().load_verify_locations(data))
-            .map_err(|e| error::to_py(py, e))
+    /// Add trusted CA certificates from data (one DER certificate or PEM). Both arguments
+    /// are data here; `mpssl.SSLContext` turns paths into data.
+    #[pyo3(signature = (cafile=None, cadata=None))]
+    fn load_verify_locations(
+        &self,
+        py: Python<'_>,
+        cafile: Option<&Bound<'_, PyAny>>,
+        cadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let given: Vec<_> = [cafile, cadata]
+            .into_iter()
+            .flatten()
+            .filter(|o| !o.is_none())
+            .collect();
+        if given.is_empty() {
+            return Err(PyTypeError::new_err(
+                "cafile and cadata cannot both be None",
+            ));
+        }
+        for source in given {
+            let data = ReadBuf::extract(source, "cadata")?;
+            let data = data.as_slice();
+            py.detach(|| self.write().load_verify_locations(data))
+                .map_err(|e| error::to_py(py, e))?;
+        }
+        Ok(())
     }
 
     /// The suites enabled on this context, in preference order.

@@ -119,7 +119,7 @@ fn size_arg(n: i64) -> Option<usize> {
 impl SslSocket {
     /// Read `n` bytes (blocking: waits for n bytes or EOF); `read()` reads to EOF.
     /// Non-blocking: `None` when nothing is available yet.
-    #[pyo3(signature = (n=-1, /))]
+    #[pyo3(signature = (n=-1, /), text_signature = "(self, n=-1, /)")]
     fn read(&self, py: Python<'_>, n: i64) -> PyResult<Option<Py<PyBytes>>> {
         if n == 0 {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
@@ -163,7 +163,7 @@ impl SslSocket {
     }
 
     /// Read a line (up to and including `\n`, EOF, or `limit` bytes).
-    #[pyo3(signature = (limit=-1, /))]
+    #[pyo3(signature = (limit=-1, /), text_signature = "(self, limit=-1, /)")]
     fn readline(&self, py: Python<'_>, limit: i64) -> PyResult<Option<Py<PyBytes>>> {
         if limit == 0 {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
