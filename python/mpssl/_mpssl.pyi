@@ -3,7 +3,7 @@
 Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handling.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from typing_extensions import Buffer, disjoint_base
 from typing import Any, final
@@ -53,6 +53,17 @@ class SSLContext:
         """Match the subject CN when a certificate has no SAN DNS/IP entries (default True)."""
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None: ...
+    @property
+    def verify_callback(self) -> Callable[[memoryview, int], int] | None:
+        """Called as ``f(cert, depth)`` for each certificate of the peer's chain (top down,
+        leaf at depth 0) under CERT_OPTIONAL/CERT_REQUIRED; non-zero or an exception aborts."""
+    @verify_callback.setter
+    def verify_callback(self, value: Callable[[memoryview, int], int] | None) -> None: ...
+    @property
+    def session_resumption(self) -> bool:
+        """Resume earlier sessions (TLS 1.3 tickets, TLS 1.2 IDs and tickets); default True."""
+    @session_resumption.setter
+    def session_resumption(self, value: bool) -> None: ...
     def load_cert_chain(self, certfile: Buffer, keyfile: Buffer) -> None:
         """Load certificate(s) and private key from data (PEM or DER)."""
     def load_verify_locations(

@@ -1,15 +1,15 @@
 //! `SSLContext`: the Python face of [`mpssl::SslContext`].
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pyo3::exceptions::{PyAttributeError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
-use mpssl::{Protocol, Session, SslContext, VerifyMode};
+use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback, VerifyMode};
 
 use crate::buf::ReadBuf;
-use crate::error;
+use crate::error::{self, PythonRaised};
 use crate::pysock::{FdSocket, Mode, ObjectSocket, Transport};
 use crate::socket::SslSocket;
 
@@ -17,6 +17,8 @@ use crate::socket::SslSocket;
 #[pyclass(name = "SSLContext", module = "mpssl", subclass, frozen)]
 pub(crate) struct Context {
     inner: RwLock<SslContext>,
+    /// The `verify_callback` object, as set (the core holds a wrapper of it).
+    callback: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Context {
@@ -65,6 +67,7 @@ impl Context {
         };
         Ok(Self {
             inner: RwLock::new(SslContext::new(protocol)),
+            callback: Mutex::new(None),
         })
     }
 
@@ -109,6 +112,52 @@ impl Context {
         };
         self.write()
             .set_hostname_checks_common_name(value.is_truthy()?);
+        Ok(())
+    }
+
+    /// `verify_callback(cert: memoryview, depth: int) -> int`, called for each certificate of
+    /// the peer's chain (top down, leaf at depth 0) in `CERT_OPTIONAL`/`CERT_REQUIRED` modes;
+    /// a non-zero result or an exception aborts the handshake.
+    #[getter]
+    fn get_verify_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let slot = self.callback.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    #[setter]
+    fn set_verify_callback(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(value) = value else {
+            return Err(PyAttributeError::new_err(
+                "'SSLContext' object has no attribute 'verify_callback'",
+            ));
+        };
+        let callback = if value.is_none() {
+            None
+        } else {
+            Some(value.clone().unbind())
+        };
+        let core: Option<Arc<dyn VerifyCallback>> = callback.as_ref().map(|c| {
+            Arc::new(PyVerifyCallback(c.clone_ref(value.py()))) as Arc<dyn VerifyCallback>
+        });
+        self.write().set_verify_callback(core);
+        *self.callback.lock().unwrap_or_else(PoisonError::into_inner) = callback;
+        Ok(())
+    }
+
+    /// Whether sessions of this context can be resumed (default True).
+    #[getter]
+    fn get_session_resumption(&self) -> bool {
+        self.read().session_resumption()
+    }
+
+    #[setter]
+    fn set_session_resumption(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let Some(value) = value else {
+            return Err(PyAttributeError::new_err(
+                "cannot delete session_resumption",
+            ));
+        };
+        self.write().set_session_resumption(value.is_truthy()?);
         Ok(())
     }
 
@@ -244,6 +293,36 @@ impl Context {
             "<SSLContext {role} verify_mode={}>",
             ctx.verify_mode().as_int()
         )
+    }
+}
+
+/// A Python `verify_callback` as the core's [`VerifyCallback`].
+#[derive(Debug)]
+struct PyVerifyCallback(Py<PyAny>);
+
+impl VerifyCallback for PyVerifyCallback {
+    fn verify(&self, cert: &[u8], depth: usize) -> Result<(), CallbackAbort> {
+        Python::attach(|py| {
+            let raised = |e: PyErr| CallbackAbort::Failed(Arc::new(PythonRaised(e)));
+            let view = PyMemoryView::from(PyBytes::new(py, cert).as_any()).map_err(raised)?;
+            let result = self.0.bind(py).call1((view, depth)).map_err(raised)?;
+            let code: i64 = match result.extract() {
+                Ok(code) => code,
+                Err(_) => {
+                    let name = result
+                        .get_type()
+                        .name()
+                        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+                    return Err(raised(PyTypeError::new_err(format!(
+                        "can't convert {name} to int"
+                    ))));
+                }
+            };
+            match code {
+                0 => Ok(()),
+                code => Err(CallbackAbort::Code(code)),
+            }
+        })
     }
 }
 

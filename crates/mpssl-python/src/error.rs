@@ -9,7 +9,7 @@ use std::io;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use mpssl::{Error, VerifyFlags};
+use mpssl::{CallbackAbort, Error, VerifyFlags};
 
 /// Mbed TLS codes the reference reports (decimal, negative), with their printed names.
 mod code {
@@ -206,8 +206,29 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Tls(t) => tls_to_py(py, t),
         Error::Closed => errno_error(libc::EBADF),
         Error::InvalidArgument(why) => PyValueError::new_err(why),
+        Error::Callback(CallbackAbort::Failed(payload)) => {
+            match payload.downcast_ref::<PythonRaised>() {
+                Some(raised) => raised.0.clone_ref(py),
+                None => PyOSError::new_err((libc::EIO, payload.to_string())),
+            }
+        }
+        Error::Callback(CallbackAbort::Code(code)) => callback_code(code),
         _ => PyOSError::new_err((libc::EIO, e.to_string())),
     }
+}
+
+/// A verify callback's non-zero result, raised as Mbed TLS raises a callback's code:
+/// -1..-255 as `OSError(errno)`, other codes as `OSError(code, name)`.
+fn callback_code(code: i64) -> PyErr {
+    if (-255..=-1).contains(&code) {
+        return errno_error(i32::try_from(-code).unwrap_or(libc::EIO));
+    }
+    let name = match code.unsigned_abs() {
+        1 => "MBEDTLS_ERR_ERROR_GENERIC_ERROR".to_owned(),
+        2 => "MBEDTLS_ERR_MPI_FILE_IO_ERROR".to_owned(),
+        other => format!("MBEDTLS_ERR_UNKNOWN ({other:#06X})"),
+    };
+    PyOSError::new_err((code, name))
 }
 
 /// `ValueError("invalid key")` exactly as the reference, except encrypted keys and key/cert

@@ -6,9 +6,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rustls::client::ResolvesClientCert;
+use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig, SignatureScheme, SupportedCipherSuite};
 use rustls_pki_types::CertificateDer;
@@ -16,7 +16,9 @@ use rustls_pki_types::CertificateDer;
 use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::Error;
-use crate::verify::{Checker, ClientVerifier, ServerVerifier, TrustStore, VerifyMode};
+use crate::verify::{
+    Checker, ClientVerifier, ServerVerifier, TrustStore, VerifyCallback, VerifyMode,
+};
 
 /// Which end of the connection a context is for (MicroPython's `PROTOCOL_TLS_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +83,8 @@ pub struct SslContext {
     key: Option<LoadedKey>,
     suites: Vec<SupportedCipherSuite>,
     check_common_name: bool,
+    resumption: bool,
+    callback: Option<Arc<dyn VerifyCallback>>,
     provider: Arc<CryptoProvider>,
     built: Mutex<Option<Built>>,
 }
@@ -96,6 +100,8 @@ impl SslContext {
             key: None,
             suites: ciphers::default_suites(),
             check_common_name: true,
+            resumption: true,
+            callback: None,
             provider: Arc::new(aws_lc_rs::default_provider()),
             built: Mutex::new(None),
         }
@@ -126,6 +132,25 @@ impl SslContext {
     /// Turn the CN fallback of host name matching on or off.
     pub fn set_hostname_checks_common_name(&mut self, on: bool) {
         self.check_common_name = on;
+        self.changed();
+    }
+
+    /// Whether sessions can be resumed (on by default): clients cache tickets and session IDs
+    /// per context, keyed by server name; servers issue tickets (TLS 1.2 and 1.3) with a key of
+    /// this context and keep a session-ID cache.
+    pub fn session_resumption(&self) -> bool {
+        self.resumption
+    }
+
+    /// Turn session resumption on or off for sessions created afterwards.
+    pub fn set_session_resumption(&mut self, on: bool) {
+        self.resumption = on;
+        self.changed();
+    }
+
+    /// Install (or remove) the verify callback for sessions created afterwards.
+    pub fn set_verify_callback(&mut self, callback: Option<Arc<dyn VerifyCallback>>) {
+        self.callback = callback;
         self.changed();
     }
 
@@ -239,6 +264,7 @@ impl SslContext {
             self.trust.clone(),
             provider.signature_verification_algorithms,
             self.check_common_name,
+            self.callback.clone(),
         );
         let certified = match &self.key {
             Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
@@ -257,14 +283,17 @@ impl SslContext {
                         mode: self.verify_mode,
                         checker,
                     }));
-                let config = match certified {
+                let mut config = match certified {
                     Some(key) => builder.with_client_cert_resolver(Arc::new(OwnCert(Some(key)))),
                     None => builder.with_no_client_auth(),
                 };
+                if !self.resumption {
+                    config.resumption = Resumption::disabled();
+                }
                 Built::Client(Arc::new(config))
             }
             Protocol::Server => {
-                let config = ServerConfig::builder_with_provider(provider)
+                let mut config = ServerConfig::builder_with_provider(provider)
                     .with_protocol_versions(&versions)
                     .map_err(bad_config)?
                     .with_client_cert_verifier(Arc::new(ClientVerifier {
@@ -272,6 +301,12 @@ impl SslContext {
                         checker,
                     }))
                     .with_cert_resolver(Arc::new(OwnCert(certified)));
+                if self.resumption {
+                    config.ticketer = aws_lc_rs::Ticketer::new().map_err(bad_config)?;
+                } else {
+                    config.session_storage = Arc::new(NoServerSessionStorage {});
+                    config.send_tls13_tickets = 0;
+                }
                 Built::Server(Arc::new(config))
             }
         })
@@ -288,6 +323,8 @@ impl Clone for SslContext {
             key: self.key.clone(),
             suites: self.suites.clone(),
             check_common_name: self.check_common_name,
+            resumption: self.resumption,
+            callback: self.callback.clone(),
             provider: self.provider.clone(),
             built: Mutex::new(None),
         }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io;
 
-use crate::verify::VerifyFlags;
+use crate::verify::{CallbackAbort, VerifyFlags};
 
 /// Everything that can go wrong in mpssl.
 #[non_exhaustive]
@@ -46,6 +46,8 @@ pub enum Error {
     Closed,
     /// The caller passed a value the API does not accept.
     InvalidArgument(String),
+    /// The verify callback rejected a certificate or failed.
+    Callback(CallbackAbort),
 }
 
 impl Error {
@@ -87,6 +89,7 @@ impl Error {
             Self::Tls(e) => Self::Tls(e.clone()),
             Self::Closed => Self::Closed,
             Self::InvalidArgument(s) => Self::InvalidArgument(s.clone()),
+            Self::Callback(c) => Self::Callback(c.clone()),
         }
     }
 
@@ -121,6 +124,7 @@ impl fmt::Display for Error {
             Self::Tls(e) => write!(f, "TLS error: {e}"),
             Self::Closed => f.write_str("the TLS socket is closed"),
             Self::InvalidArgument(why) => f.write_str(why),
+            Self::Callback(abort) => fmt::Display::fmt(abort, f),
         }
     }
 }
@@ -152,6 +156,9 @@ impl From<rustls::Error> for Error {
             }
             if let Some(marker) = other.0.downcast_ref::<Marker>() {
                 return marker.to_error();
+            }
+            if let Some(abort) = other.0.downcast_ref::<CallbackAbort>() {
+                return Self::Callback(abort.clone());
             }
         }
         Self::Tls(e)

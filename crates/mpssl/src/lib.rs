@@ -65,7 +65,7 @@ pub use context::{Protocol, SslContext};
 pub use error::Error;
 pub use session::{Session, Until};
 pub use stream::{Interest, TlsStream, MAX_RECORD};
-pub use verify::{TrustStore, VerifyFlags, VerifyMode};
+pub use verify::{CallbackAbort, TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 
 /// The rustls version mpssl is built on.
 pub const RUSTLS_VERSION: &str = "rustls 0.23.46 (aws-lc-rs)";

@@ -300,7 +300,10 @@ impl<T: Read + Write> TlsStream<T> {
             return;
         }
         self.session.send_close_notify();
-        while self.session.wants_write() {
+        // An unfinished handshake is abandoned: its queued messages (a ClientHello on a socket
+        // never used) are not sent. After a failure, the queued alert still goes out.
+        let abandon = self.session.is_handshaking() && !self.session.is_invalid();
+        while !abandon && self.session.wants_write() {
             if self.session.write_tls(&mut self.io).is_err() {
                 break;
             }

@@ -151,6 +151,34 @@ impl fmt::Display for VerifyFlags {
 
 impl std::error::Error for VerifyFlags {}
 
+/// Why a [`VerifyCallback`] stopped the handshake.
+#[derive(Debug, Clone)]
+pub enum CallbackAbort {
+    /// The callback returned this non-zero code.
+    Code(i64),
+    /// The callback failed (in Python: raised); the payload is re-raised unchanged.
+    Failed(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for CallbackAbort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "the verify callback returned {code}"),
+            Self::Failed(e) => write!(f, "the verify callback failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CallbackAbort {}
+
+/// MicroPython's `verify_callback`: called for each certificate of the peer's chain, from the
+/// top (the trusted root, when found) down to the leaf at depth 0, in `CERT_OPTIONAL` and
+/// `CERT_REQUIRED` modes. An error aborts the handshake, even under `CERT_OPTIONAL`.
+pub trait VerifyCallback: Send + Sync + fmt::Debug {
+    /// Inspect one certificate (DER) at `depth`.
+    fn verify(&self, cert: &[u8], depth: usize) -> Result<(), CallbackAbort>;
+}
+
 /// The trusted CA certificates of a context.
 #[derive(Debug, Default, Clone)]
 pub struct TrustStore {
@@ -184,6 +212,14 @@ impl TrustStore {
     fn contains(&self, cert: &CertificateDer<'_>) -> bool {
         self.ders.iter().any(|d| d.as_ref() == cert.as_ref())
     }
+
+    /// A trusted certificate whose subject is `issuer` (raw DER of the name).
+    fn issuer_of(&self, issuer: &[u8]) -> Option<&CertificateDer<'static>> {
+        self.ders.iter().find(|d| {
+            x509_parser::parse_x509_certificate(d)
+                .is_ok_and(|(_, c)| c.subject().as_raw() == issuer)
+        })
+    }
 }
 
 /// Which side's certificate is being checked.
@@ -199,6 +235,7 @@ pub(crate) struct Checker {
     trust: Arc<TrustStore>,
     algs: WebPkiSupportedAlgorithms,
     check_common_name: bool,
+    callback: Option<Arc<dyn VerifyCallback>>,
 }
 
 impl Checker {
@@ -206,12 +243,46 @@ impl Checker {
         trust: Arc<TrustStore>,
         algs: WebPkiSupportedAlgorithms,
         check_common_name: bool,
+        callback: Option<Arc<dyn VerifyCallback>>,
     ) -> Self {
         Self {
             trust,
             algs,
             check_common_name,
+            callback,
         }
+    }
+
+    /// Call the verify callback for the chain, top down: the trusted issuer of the last
+    /// presented certificate (when it is in the trust store), the intermediates, the leaf.
+    fn run_callback(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), rustls::Error> {
+        let Some(callback) = &self.callback else {
+            return Ok(());
+        };
+        let mut chain: Vec<&[u8]> = vec![leaf.as_ref()];
+        chain.extend(intermediates.iter().map(|c| c.as_ref()));
+        let root = chain.last().and_then(|last| {
+            let (_, parsed) = x509_parser::parse_x509_certificate(last).ok()?;
+            if parsed.subject() == parsed.issuer() {
+                return None;
+            }
+            self.trust.issuer_of(parsed.issuer().as_raw())
+        });
+        if let Some(root) = root {
+            chain.push(root.as_ref());
+        }
+        for (depth, cert) in chain.iter().enumerate().rev() {
+            callback.verify(cert, depth).map_err(|abort| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                    rustls::OtherError(Arc::new(abort)),
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now`, and for `name`.
@@ -383,6 +454,9 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.mode != VerifyMode::None {
+            self.checker.run_callback(end_entity, intermediates)?;
+        }
         if self.mode != VerifyMode::Required {
             return Ok(danger::skip_server_identity_check());
         }
@@ -455,6 +529,9 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.mode != VerifyMode::None {
+            self.checker.run_callback(end_entity, intermediates)?;
+        }
         if self.mode != VerifyMode::Required {
             return Ok(danger::skip_client_identity_check());
         }
