@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use pyo3::exceptions::{PyAttributeError, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
@@ -84,12 +84,7 @@ impl Context {
     }
 
     #[setter]
-    fn set_verify_mode(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let Some(value) = value else {
-            return Err(PyAttributeError::new_err(
-                "'SSLContext' object has no attribute 'verify_mode'",
-            ));
-        };
+    fn set_verify_mode(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let mode = VerifyMode::from_int(int_arg(value)?).ok_or_else(|| {
             PyValueError::new_err("verify_mode must be CERT_NONE, CERT_OPTIONAL or CERT_REQUIRED")
         })?;
@@ -104,12 +99,7 @@ impl Context {
     }
 
     #[setter]
-    fn set_hostname_checks_common_name(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let Some(value) = value else {
-            return Err(PyAttributeError::new_err(
-                "cannot delete hostname_checks_common_name",
-            ));
-        };
+    fn set_hostname_checks_common_name(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.write()
             .set_hostname_checks_common_name(value.is_truthy()?);
         Ok(())
@@ -125,12 +115,7 @@ impl Context {
     }
 
     #[setter]
-    fn set_verify_callback(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let Some(value) = value else {
-            return Err(PyAttributeError::new_err(
-                "'SSLContext' object has no attribute 'verify_callback'",
-            ));
-        };
+    fn set_verify_callback(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let callback = if value.is_none() {
             None
         } else {
@@ -151,12 +136,7 @@ impl Context {
     }
 
     #[setter]
-    fn set_session_resumption(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let Some(value) = value else {
-            return Err(PyAttributeError::new_err(
-                "cannot delete session_resumption",
-            ));
-        };
+    fn set_session_resumption(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.write().set_session_resumption(value.is_truthy()?);
         Ok(())
     }

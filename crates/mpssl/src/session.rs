@@ -116,6 +116,10 @@ impl Session {
         if self.closed {
             return Err(Error::Closed);
         }
+        // Not the full `check()`: an alert queued after a sticky error must still go out.
+        if let Some(e) = self.precondition.take() {
+            return Err(self.fail(e));
+        }
         match self.conn.write_tls(wr) {
             Ok(n) => Ok(n),
             Err(e) => Err(self.fail(Error::from_transport(e))),

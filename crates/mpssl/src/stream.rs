@@ -144,10 +144,10 @@ impl<T: Read + Write> TlsStream<T> {
     /// (`Ok(0)`). Drives the handshake first.
     pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         self.waiting = Interest::default();
+        self.session.check()?;
         if buf.is_empty() {
             return Ok(0);
         }
-        self.session.check()?;
         loop {
             if !self.session.is_handshaking() {
                 if let Some(n) = self.session.read_plaintext(buf)? {
@@ -174,6 +174,7 @@ impl<T: Read + Write> TlsStream<T> {
     /// most one record waits in memory.
     pub fn write_some(&mut self, buf: &[u8]) -> Result<usize, Error> {
         self.waiting = Interest::default();
+        self.session.check()?;
         if buf.is_empty() {
             return Ok(0);
         }
@@ -240,26 +241,33 @@ impl<T: Read + Write> TlsStream<T> {
     /// `Ok(None)` when the transport would block before any byte; a non-blocking transport can
     /// return a partial line.
     pub fn read_line(&mut self, limit: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
-        self.waiting = Interest::default();
-        let limit = limit.unwrap_or(usize::MAX);
         let mut line = Vec::new();
+        match self.read_line_some(&mut line, limit.unwrap_or(usize::MAX)) {
+            Ok(_) => Ok(Some(line)),
+            Err(Error::WouldBlock) if line.is_empty() => Ok(None),
+            Err(Error::WouldBlock) => Ok(Some(line)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One readline step: append plaintext to `line` up to and including `\n`, reading the
+    /// transport as needed. `Ok(true)` when the line is complete (newline, end of stream, or
+    /// `limit` bytes); [`Error::WouldBlock`] when the transport would block, with what arrived
+    /// so far kept in `line` for the next call.
+    pub fn read_line_some(&mut self, line: &mut Vec<u8>, limit: usize) -> Result<bool, Error> {
+        self.waiting = Interest::default();
         self.session.check()?;
         while line.len() < limit {
             if !self.session.is_handshaking() {
-                match self.session.read_plaintext_until(b'\n', &mut line, limit)? {
-                    Until::Found | Until::Ended => break,
+                match self.session.read_plaintext_until(b'\n', line, limit)? {
+                    Until::Found | Until::Ended => return Ok(true),
                     Until::Copied => continue,
                     Until::NeedInput => {}
                 }
             }
-            match self.read_step() {
-                Ok(()) => {}
-                Err(Error::WouldBlock) if line.is_empty() => return Ok(None),
-                Err(Error::WouldBlock) => break,
-                Err(e) => return Err(e),
-            }
+            self.read_step()?;
         }
-        Ok(Some(line))
+        Ok(true)
     }
 
     /// Move the connection forward by one transport read (flushing first).
