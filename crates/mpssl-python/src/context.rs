@@ -10,7 +10,7 @@ use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback, Verify
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
-use crate::pysock::{FdSocket, Mode, ObjectSocket, Transport};
+use crate::pysock::{FdSocket, ObjectSocket, Transport};
 use crate::socket::SslSocket;
 
 /// MicroPython's `SSLContext`: role, verify mode, CAs, own certificate and key, suites.
@@ -334,7 +334,7 @@ fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
             .ok()
             .filter(|fd| *fd >= 0)
             .ok_or_else(|| PyOSError::new_err((libc::EBADF, "the socket is closed")))?;
-        return Ok(Transport::Fd(FdSocket::new(fd, Mode::of(sock)?)));
+        return Ok(Transport::Fd(FdSocket::new(fd)));
     }
     match ObjectSocket::new(sock) {
         Some(obj) => Ok(Transport::Object(obj)),

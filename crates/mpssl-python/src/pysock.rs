@@ -50,43 +50,6 @@ pub(crate) enum Transport {
     Object(ObjectSocket),
 }
 
-impl Transport {
-    /// Wait until the transport can move bytes in the direction(s) of `interest`.
-    ///
-    /// Used to finish a handshake that `wrap_socket` must complete even on a non-blocking
-    /// socket (as the reference does).
-    pub(crate) fn wait(&mut self, interest: Interest) -> io::Result<()> {
-        match self {
-            Self::Fd(fd) => {
-                let mut events = 0;
-                if interest.read || !interest.write {
-                    events |= libc::POLLIN;
-                }
-                if interest.write {
-                    events |= libc::POLLOUT;
-                }
-                let limit = match fd.mode {
-                    Mode::Timeout(t) => Some(t),
-                    _ => None,
-                };
-                fd.poll(events, limit)
-            }
-            Self::Object(_) => {
-                // No descriptor to wait on: retry after a millisecond, as the reference does.
-                std::thread::sleep(Duration::from_millis(1));
-                Ok(())
-            }
-        }
-    }
-
-    /// Set the socket's current timeout mode (fd transports only).
-    pub(crate) fn set_mode(&mut self, mode: Mode) {
-        if let Self::Fd(fd) = self {
-            fd.mode = mode;
-        }
-    }
-}
-
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -110,77 +73,31 @@ impl Write for Transport {
 }
 
 /// A socket driven through its file descriptor (the Python socket object keeps it open).
+///
+/// Every system call is non-blocking (`MSG_DONTWAIT`), whatever the descriptor's mode: the
+/// socket object waits for readiness with [`poll_fd`] outside its lock, so that one thread
+/// waiting to read does not keep another thread from writing.
 #[derive(Debug)]
 pub(crate) struct FdSocket {
     fd: RawFd,
-    mode: Mode,
 }
 
 impl FdSocket {
-    pub(crate) fn new(fd: RawFd, mode: Mode) -> Self {
-        Self { fd, mode }
+    pub(crate) fn new(fd: RawFd) -> Self {
+        Self { fd }
     }
 
-    /// Run `op` until it succeeds, waiting for `events` on would-block as the mode allows.
-    fn io(
-        &mut self,
-        events: libc::c_short,
-        mut op: impl FnMut(RawFd) -> isize,
-    ) -> io::Result<usize> {
-        let deadline = match self.mode {
-            Mode::Timeout(t) => Instant::now().checked_add(t),
-            _ => None,
-        };
+    /// The descriptor.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Run `op` once, retrying only after a signal (whose handler may raise).
+    fn io(&mut self, mut op: impl FnMut(RawFd) -> isize) -> io::Result<usize> {
         loop {
             let n = op(self.fd);
             if let Ok(n) = usize::try_from(n) {
                 return Ok(n);
-            }
-            let err = io::Error::last_os_error();
-            match err.kind() {
-                io::ErrorKind::Interrupted => check_signals()?,
-                io::ErrorKind::WouldBlock => match self.mode {
-                    Mode::NonBlocking => return Err(err),
-                    Mode::Blocking => self.poll(events, None)?,
-                    Mode::Timeout(_) => {
-                        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                        self.poll(events, left)?;
-                    }
-                },
-                _ => return Err(err),
-            }
-        }
-    }
-
-    /// Wait for `events`; `limit` of `None` waits forever. A time-out is `TimedOut`.
-    fn poll(&mut self, events: libc::c_short, limit: Option<Duration>) -> io::Result<()> {
-        let deadline = limit.and_then(|l| Instant::now().checked_add(l));
-        loop {
-            let timeout_ms: libc::c_int = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    // Round up so that a short wait does not spin at 0 ms.
-                    let ms = left.as_micros().div_ceil(1000);
-                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-                }
-            };
-            let mut pfd = libc::pollfd {
-                fd: self.fd,
-                events,
-                revents: 0,
-            };
-            // SAFETY: `pfd` is a valid, initialised pollfd on our stack and we pass a count of
-            // exactly one. poll() does not retain the pointer after returning.
-            let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-            if rc > 0 {
-                return Ok(());
-            }
-            if rc == 0 {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-                }
-                continue;
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
@@ -193,27 +110,79 @@ impl FdSocket {
 
 impl Read for FdSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io(libc::POLLIN, |fd| {
+        self.io(|fd| {
             // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
             // recv writes at most that many bytes into it. `fd` may have been closed by another
             // thread, in which case recv fails with EBADF (or reads from a reused descriptor:
             // the same hazard as CPython's own socket methods).
-            unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) }
+            unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
         })
     }
 }
 
 impl Write for FdSocket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io(libc::POLLOUT, |fd| {
+        self.io(|fd| {
             // SAFETY: `buf` is a valid slice of `buf.len()` readable bytes for the whole call.
             // MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
-            unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
+            unsafe {
+                libc::send(
+                    fd,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            }
         })
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Wait until `fd` is ready for `interest` (readable when nothing is said), or until
+/// `deadline` (`TimedOut`). Signal handlers run while waiting and may raise.
+pub(crate) fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+    let mut events = 0;
+    if interest.read || !interest.write {
+        events |= libc::POLLIN;
+    }
+    if interest.write {
+        events |= libc::POLLOUT;
+    }
+    loop {
+        let timeout_ms: libc::c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up so that a short wait does not spin at 0 ms.
+                let ms = left.as_micros().div_ceil(1000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is a valid, initialised pollfd on our stack and we pass a count of
+        // exactly one. poll() does not retain the pointer after returning.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if rc > 0 {
+            return Ok(());
+        }
+        if rc == 0 {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+        check_signals()?;
     }
 }
 

@@ -4,18 +4,21 @@
 //! only after the GIL is released, so a thread blocked in I/O never holds the GIL while another
 //! waits for the lock. Object transports re-attach for each Python call.
 
+use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use mpssl::stream::{self, Driver};
 use mpssl::{Error, Session, TlsStream};
 
 use crate::buf::{ReadBuf, WriteBuf};
 use crate::context::Context;
 use crate::error;
-use crate::pysock::{Mode, Transport};
+use crate::pysock::{poll_fd, Mode, Transport};
 
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
 const EVENT_READ: u8 = 1;
@@ -35,7 +38,51 @@ pub(crate) struct SslSocket {
     context: Py<Context>,
     server_side: bool,
     server_hostname: Option<String>,
-    is_fd: bool,
+    /// The descriptor of a real socket (fast path), waited on outside the lock.
+    fd: Option<RawFd>,
+}
+
+/// What a low-level step does when the transport would block.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// Report it (non-blocking socket, or an object that blocks by itself).
+    Never,
+    /// Wait for the descriptor, until the deadline if any (socket time-out).
+    Until(Option<Instant>),
+    /// No descriptor to wait on: retry after a millisecond (the reference's handshake loop).
+    Spin,
+}
+
+/// Runs steps with the socket's lock held, and waits for the transport without it.
+struct Locked<'a> {
+    socket: &'a SslSocket,
+    wait: Wait,
+}
+
+impl Driver for Locked<'_> {
+    type Io = Transport;
+
+    fn step<R>(
+        &mut self,
+        op: &mut dyn FnMut(&mut TlsStream<Transport>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        loop {
+            let (result, interest) = {
+                let mut state = self.socket.lock();
+                let result = op(&mut state.stream);
+                (result, state.stream.interest())
+            };
+            match (result, self.wait, self.socket.fd) {
+                (Err(Error::WouldBlock), Wait::Until(deadline), Some(fd)) => {
+                    poll_fd(fd, interest, deadline).map_err(Error::Io)?;
+                }
+                (Err(Error::WouldBlock), Wait::Spin, _) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                (other, _, _) => return other,
+            }
+        }
+    }
 }
 
 impl SslSocket {
@@ -47,7 +94,10 @@ impl SslSocket {
         server_side: bool,
         server_hostname: Option<String>,
     ) -> Self {
-        let is_fd = matches!(transport, Transport::Fd(_));
+        let fd = match &transport {
+            Transport::Fd(fd) => Some(fd.raw()),
+            Transport::Object(_) => None,
+        };
         Self {
             state: Mutex::new(State {
                 stream: TlsStream::new(session, transport),
@@ -57,7 +107,7 @@ impl SslSocket {
             context,
             server_side,
             server_hostname,
-            is_fd,
+            fd,
         }
     }
 
@@ -65,39 +115,35 @@ impl SslSocket {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Run `op` on the stream with the GIL released, after refreshing the socket's timeout.
-    fn run<R, F>(&self, py: Python<'_>, op: F) -> PyResult<R>
+    /// How this call waits: from the socket's time-out (`None` blocks, `0.0` never waits, `t`
+    /// waits until t seconds from now). `always` waits even on a non-blocking socket.
+    fn wait_policy(&self, py: Python<'_>, always: bool) -> PyResult<Wait> {
+        if self.fd.is_none() {
+            return Ok(if always { Wait::Spin } else { Wait::Never });
+        }
+        Ok(match Mode::of(self.sock.bind(py))? {
+            Mode::NonBlocking if always => Wait::Until(None),
+            Mode::NonBlocking => Wait::Never,
+            Mode::Blocking => Wait::Until(None),
+            Mode::Timeout(t) => Wait::Until(Instant::now().checked_add(t)),
+        })
+    }
+
+    /// Run `op` with the GIL released, waiting as the socket's mode says.
+    fn run<R, F>(&self, py: Python<'_>, always_wait: bool, op: F) -> PyResult<R>
     where
         R: Send,
-        F: FnOnce(&mut TlsStream<Transport>) -> Result<R, Error> + Send,
+        F: FnOnce(&mut Locked<'_>) -> Result<R, Error> + Send,
     {
-        let mode = if self.is_fd {
-            Some(Mode::of(self.sock.bind(py))?)
-        } else {
-            None
-        };
-        let result = py.detach(|| {
-            let mut state = self.lock();
-            if let Some(mode) = mode {
-                state.stream.get_mut().set_mode(mode);
-            }
-            op(&mut state.stream)
-        });
+        let wait = self.wait_policy(py, always_wait)?;
+        let result = py.detach(|| op(&mut Locked { socket: self, wait }));
         result.map_err(|e| error::to_py(py, e))
     }
 
     /// Complete the handshake, waiting on the transport even when it is non-blocking (as the
     /// reference's `wrap_socket` does).
     pub(crate) fn handshake_blocking(&self, py: Python<'_>) -> PyResult<()> {
-        self.run(py, |stream| loop {
-            match stream.handshake() {
-                Err(Error::WouldBlock) => {
-                    let interest = stream.interest();
-                    stream.get_mut().wait(interest).map_err(Error::Io)?;
-                }
-                other => return other,
-            }
-        })
+        self.run(py, true, |d| d.step(&mut |s| s.handshake()))
     }
 }
 
@@ -125,7 +171,7 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let limit = size_arg(n).unwrap_or(usize::MAX);
-        let data = self.run(py, move |s| s.read_stream_to_vec(limit))?;
+        let data = self.run(py, false, move |d| stream::read_stream_to_vec(d, limit))?;
         Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
     }
 
@@ -148,7 +194,7 @@ impl SslSocket {
             return Ok(Some(0));
         }
         let slice = &mut target.as_mut_slice()[..len];
-        self.run(py, move |s| s.read_stream(slice))
+        self.run(py, false, move |d| stream::read_stream(d, slice))
     }
 
     /// `readinto`, under CPython's name (it loops, as the reference's does).
@@ -169,7 +215,7 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let limit = size_arg(limit);
-        let line = self.run(py, move |s| s.read_line(limit))?;
+        let line = self.run(py, false, move |d| stream::read_line(d, limit))?;
         Ok(line.map(|l| PyBytes::new(py, &l).unbind()))
     }
 
@@ -181,14 +227,13 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let cap = n.min(mpssl::MAX_RECORD * 4);
-        let data = self.run(py, move |s| {
+        let data = self.run(py, false, move |d| {
             let mut buf = vec![0u8; cap];
-            none_on_block(s.read_some(&mut buf)).map(|o| {
-                o.map(|k| {
-                    buf.truncate(k);
-                    buf
-                })
-            })
+            let n = none_on_block(d.step(&mut |s| s.read_some(&mut buf)))?;
+            Ok(n.map(|k| {
+                buf.truncate(k);
+                buf
+            }))
         })?;
         Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
     }
@@ -202,7 +247,7 @@ impl SslSocket {
         if slice.is_empty() {
             return Ok(Some(0));
         }
-        self.run(py, move |s| s.write_stream(slice))
+        self.run(py, false, move |d| stream::write_stream(d, slice))
     }
 
     /// `write`, under CPython's name.
@@ -219,12 +264,16 @@ impl SslSocket {
         if slice.is_empty() {
             return Ok(Some(0));
         }
-        self.run(py, move |s| none_on_block(s.write_some(slice)))
+        self.run(py, false, move |d| {
+            none_on_block(d.step(&mut |s| s.write_some(slice)))
+        })
     }
 
     /// Advance the handshake: `True` when complete, `None` if the socket would block.
     fn do_handshake(&self, py: Python<'_>) -> PyResult<Option<bool>> {
-        self.run(py, |s| none_on_block(s.handshake().map(|()| true)))
+        self.run(py, false, |d| {
+            none_on_block(d.step(&mut |s| s.handshake()).map(|()| true))
+        })
     }
 
     /// Forward to the wrapped object's `setblocking` and return its result.
@@ -292,7 +341,14 @@ impl SslSocket {
 
     /// `'TLSv1.3'` or `'TLSv1.2'` once the handshake is done.
     fn version(&self, py: Python<'_>) -> Option<&'static str> {
-        py.detach(|| self.lock().stream.session().protocol_version())
+        py.detach(|| {
+            let state = self.lock();
+            let session = state.stream.session();
+            if session.is_closed() {
+                return None;
+            }
+            session.protocol_version()
+        })
     }
 
     /// The negotiated key-exchange group, e.g. `'X25519MLKEM768'`.
@@ -368,18 +424,10 @@ impl SslSocket {
         }
     }
 
-    /// Send close_notify (once), then close the wrapped object. Idempotent.
+    /// Send close_notify (once, best effort), then close the wrapped object. Idempotent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let mode = if self.is_fd {
-            Mode::of(self.sock.bind(py)).ok()
-        } else {
-            None
-        };
         let first = py.detach(|| {
             let mut state = self.lock();
-            if let Some(mode) = mode {
-                state.stream.get_mut().set_mode(mode);
-            }
             state.stream.close();
             !std::mem::replace(&mut state.sock_closed, true)
         });

@@ -58,13 +58,13 @@ mod danger;
 mod error;
 pub mod peer;
 mod session;
-mod stream;
+pub mod stream;
 mod verify;
 
 pub use context::{Protocol, SslContext};
 pub use error::Error;
 pub use session::{Session, Until};
-pub use stream::{Interest, TlsStream, MAX_RECORD};
+pub use stream::{Driver, Interest, TlsStream, MAX_RECORD};
 pub use verify::{CallbackAbort, TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 
 /// The rustls version mpssl is built on.

@@ -189,65 +189,19 @@ impl<T: Read + Write> TlsStream<T> {
         }
     }
 
-    /// Stream read (MicroPython `read(n)`/`readinto`): fill `buf` completely or up to EOF.
-    ///
-    /// `Ok(None)` when the transport would block before any byte arrived; after some bytes,
-    /// would-block returns them. Any other error discards what this call read.
+    /// Stream read (MicroPython `read(n)`/`readinto`); see [`read_stream`].
     pub fn read_stream(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.read_some(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(Error::WouldBlock) if got == 0 => return Ok(None),
-                Err(Error::WouldBlock) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(got))
+        read_stream(self, buf)
     }
 
-    /// Stream read into a new buffer: up to `n` bytes, waiting for all of them or EOF
-    /// (`usize::MAX` reads to EOF). `Ok(None)` when nothing could be read without blocking.
-    ///
-    /// Memory grows with the data that arrives, not with `n`.
+    /// Stream read into a new buffer; see [`read_stream_to_vec`].
     pub fn read_stream_to_vec(&mut self, n: usize) -> Result<Option<Vec<u8>>, Error> {
-        const STEP: usize = 64 * 1024;
-        let mut out = Vec::new();
-        while out.len() < n {
-            let start = out.len();
-            out.resize(start + (n - start).min(STEP), 0);
-            match self.read_some(&mut out[start..]) {
-                Ok(0) => {
-                    out.truncate(start);
-                    break;
-                }
-                Ok(k) => out.truncate(start + k),
-                Err(Error::WouldBlock) => {
-                    out.truncate(start);
-                    if start == 0 {
-                        return Ok(None);
-                    }
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(out))
+        read_stream_to_vec(self, n)
     }
 
-    /// Stream readline: up to and including `\n`, EOF, or `limit` bytes.
-    ///
-    /// `Ok(None)` when the transport would block before any byte; a non-blocking transport can
-    /// return a partial line.
+    /// Stream readline; see [`read_line`].
     pub fn read_line(&mut self, limit: Option<usize>) -> Result<Option<Vec<u8>>, Error> {
-        let mut line = Vec::new();
-        match self.read_line_some(&mut line, limit.unwrap_or(usize::MAX)) {
-            Ok(_) => Ok(Some(line)),
-            Err(Error::WouldBlock) if line.is_empty() => Ok(None),
-            Err(Error::WouldBlock) => Ok(Some(line)),
-            Err(e) => Err(e),
-        }
+        read_line(self, limit)
     }
 
     /// One readline step: append plaintext to `line` up to and including `\n`, reading the
@@ -285,21 +239,9 @@ impl<T: Read + Write> TlsStream<T> {
         Ok(())
     }
 
-    /// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent.
-    ///
-    /// `Ok(None)` when the transport would block before any byte was taken; after some bytes,
-    /// would-block returns the partial count.
+    /// Stream write (MicroPython `write`/`sendall`); see [`write_stream`].
     pub fn write_stream(&mut self, buf: &[u8]) -> Result<Option<usize>, Error> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.write_some(&buf[done..]) {
-                Ok(n) => done += n,
-                Err(Error::WouldBlock) if done == 0 => return Ok(None),
-                Err(Error::WouldBlock) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(done))
+        write_stream(self, buf)
     }
 
     /// Send close_notify (best effort, once) and mark the session closed. Idempotent.
@@ -318,6 +260,123 @@ impl<T: Read + Write> TlsStream<T> {
         }
         self.session.mark_closed();
     }
+}
+
+/// Runs the low-level steps of a [`TlsStream`] for the stream-level loops below.
+///
+/// A `TlsStream` is its own driver: each step runs directly, and a would-block reaches the
+/// loop. A driver that shares the stream between threads can instead take a lock for each
+/// step and wait for the transport *outside* the lock, retrying the step, so that a thread
+/// blocked in a read does not keep a writer out.
+pub trait Driver {
+    /// The transport of the driven stream.
+    type Io: Read + Write;
+
+    /// Run one low-level step (`read_some`, `write_some`, `read_line_some`, …).
+    ///
+    /// Return [`Error::WouldBlock`] only when the caller should see it (a non-blocking
+    /// socket); a blocking driver waits and retries instead.
+    #[allow(
+        clippy::type_complexity,
+        reason = "an alias would hide the one signature every driver implements"
+    )]
+    fn step<R>(
+        &mut self,
+        op: &mut dyn FnMut(&mut TlsStream<Self::Io>) -> Result<R, Error>,
+    ) -> Result<R, Error>;
+}
+
+impl<T: Read + Write> Driver for TlsStream<T> {
+    type Io = T;
+
+    fn step<R>(
+        &mut self,
+        op: &mut dyn FnMut(&mut TlsStream<T>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        op(self)
+    }
+}
+
+/// Stream read (MicroPython `read(n)`/`readinto`): fill `buf` completely or up to EOF.
+///
+/// `Ok(None)` when the transport would block before any byte arrived; after some bytes,
+/// would-block returns them. Any other error discards what this call read.
+pub fn read_stream<D: Driver>(driver: &mut D, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+    let mut got = 0;
+    while got < buf.len() {
+        match driver.step(&mut |s| s.read_some(&mut buf[got..])) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Error::WouldBlock) if got == 0 => return Ok(None),
+            Err(Error::WouldBlock) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(got))
+}
+
+/// Stream read into a new buffer: up to `n` bytes, waiting for all of them or EOF
+/// (`usize::MAX` reads to EOF). `Ok(None)` when nothing could be read without blocking.
+///
+/// Memory grows with the data that arrives, not with `n`.
+pub fn read_stream_to_vec<D: Driver>(driver: &mut D, n: usize) -> Result<Option<Vec<u8>>, Error> {
+    const STEP: usize = 64 * 1024;
+    let mut out = Vec::new();
+    while out.len() < n {
+        let start = out.len();
+        out.resize(start + (n - start).min(STEP), 0);
+        match driver.step(&mut |s| s.read_some(&mut out[start..])) {
+            Ok(0) => {
+                out.truncate(start);
+                break;
+            }
+            Ok(k) => out.truncate(start + k),
+            Err(Error::WouldBlock) => {
+                out.truncate(start);
+                if start == 0 {
+                    return Ok(None);
+                }
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Stream readline: up to and including `\n`, EOF, or `limit` bytes.
+///
+/// `Ok(None)` when the transport would block before any byte; a non-blocking transport can
+/// return a partial line.
+pub fn read_line<D: Driver>(
+    driver: &mut D,
+    limit: Option<usize>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut line = Vec::new();
+    match driver.step(&mut |s| s.read_line_some(&mut line, limit)) {
+        Ok(_) => Ok(Some(line)),
+        Err(Error::WouldBlock) if line.is_empty() => Ok(None),
+        Err(Error::WouldBlock) => Ok(Some(line)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent.
+///
+/// `Ok(None)` when the transport would block before any byte was taken; after some bytes,
+/// would-block returns the partial count.
+pub fn write_stream<D: Driver>(driver: &mut D, buf: &[u8]) -> Result<Option<usize>, Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        match driver.step(&mut |s| s.write_some(&buf[done..])) {
+            Ok(n) => done += n,
+            Err(Error::WouldBlock) if done == 0 => return Ok(None),
+            Err(Error::WouldBlock) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(done))
 }
 
 impl<T: Read + Write> Read for TlsStream<T> {
