@@ -239,22 +239,3 @@ fn invalid(py: Python<'_>, what: &str, why: &str) -> PyErr {
     }
     with_note(py, PyValueError::new_err(what.to_owned()), why)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verify_text_matches_reference_layout() {
-        assert_eq!(
-            verify_text(VerifyFlags::CN_MISMATCH),
-            "\nThe certificate Common Name (CN) does not match with the expected CN\n"
-        );
-        assert_eq!(
-            verify_text(VerifyFlags::EXPIRED | VerifyFlags::CN_MISMATCH | VerifyFlags::NOT_TRUSTED),
-            "\nThe certificate validity has expired\n\nThe certificate Common Name (CN) does not \
-             match with the expected CN\n\nThe certificate is not correctly signed by the trusted \
-             CA\n"
-        );
-    }
-}
