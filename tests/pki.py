@@ -90,11 +90,25 @@ def make_cert(
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
+    hash_alg: str = "sha256",
+    permitted_dns: tuple[str, ...] | None = None,
+    emails: tuple[str, ...] = (),
+    ca_eku: tuple[x509.ObjectIdentifier, ...] | None = None,
+    sign_with: PrivateKey | None = None,
 ) -> Cert:
-    """A certificate signed by ``issuer`` (self-signed when None)."""
+    """A certificate signed by ``issuer`` (self-signed when None).
+
+    Extras (defaults keep the original behaviour): ``hash_alg`` ("sha256", "sha1", "sha384")
+    for the signature; ``permitted_dns``: a critical nameConstraints extension permitting only
+    these DNS subtrees; ``emails``: rfc822Name SAN entries; ``ca_eku``: an EKU extension on a
+    CA certificate; ``sign_with``: sign with this key instead of the issuer's (a certificate
+    whose signature does not verify).
+    """
     private = new_key(key)
     subject = _name(cn)
     signer_key = issuer.key if issuer else private
+    if sign_with is not None:
+        signer_key = sign_with
     issuer_name = issuer.cert.subject if issuer else subject
     builder = (
         x509.CertificateBuilder()
@@ -108,6 +122,7 @@ def make_cert(
     )
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns or ()]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    sans += [x509.RFC822Name(e) for e in emails]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if is_ca:
@@ -119,12 +134,67 @@ def make_cert(
             ),
             critical=True,
         )
+        if ca_eku:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(ca_eku)), critical=False)
     elif eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
-    algorithm = None if isinstance(signer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    if permitted_dns is not None:
+        builder = builder.add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=[x509.DNSName(d) for d in permitted_dns],
+                excluded_subtrees=None,
+            ),
+            critical=True,
+        )
+    hashers = {"sha256": hashes.SHA256, "sha1": hashes.SHA256, "sha384": hashes.SHA384}
+    algorithm = (
+        None if isinstance(signer_key, ed25519.Ed25519PrivateKey) else hashers[hash_alg]()
+    )
     cert = builder.sign(signer_key, algorithm)  # type: ignore[arg-type,unused-ignore]
+    if hash_alg == "sha1":  # cryptography no longer signs certificates with SHA-1
+        cert = _resign_sha1(cert, signer_key)
     chain = ([issuer.cert] + issuer.chain) if issuer else []
     return Cert(cert, private, chain)
+
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + _der_len(len(content)) + content
+
+
+# AlgorithmIdentifier DER: (SHA-256 form made by cryptography, SHA-1 replacement)
+_SHA1_ALGIDS = {
+    "rsa": (bytes.fromhex("300d06092a864886f70d01010b0500"),
+            bytes.fromhex("300d06092a864886f70d0101050500")),
+    "ec": (bytes.fromhex("300a06082a8648ce3d040302"), bytes.fromhex("300906072a8648ce3d0401")),
+}
+
+
+def _resign_sha1(cert: x509.Certificate, key: PrivateKey) -> x509.Certificate:
+    """The same certificate signed with sha1WithRSAEncryption / ecdsa-with-SHA1."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    kind = "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec"
+    old, new = _SHA1_ALGIDS[kind]
+    tbs = cert.tbs_certificate_bytes
+    # skip the TBS SEQUENCE header, swap the inner signature AlgorithmIdentifier
+    hdr = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)
+    body = tbs[hdr:]
+    assert old in body, "unexpected signature algorithm"
+    tbs = _tlv(0x30, body.replace(old, new, 1))
+    if isinstance(key, rsa.RSAPrivateKey):
+        sig = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        sig = key.sign(tbs, ec.ECDSA(hashes.SHA1()))
+    der = _tlv(0x30, tbs + new + _tlv(0x03, b"\x00" + sig))
+    return x509.load_der_x509_certificate(der)
 
 
 def make_ca(cn: str = "mpssl test CA", key: str = "ec256", **kw: object) -> Cert:
@@ -134,3 +204,39 @@ def make_ca(cn: str = "mpssl test CA", key: str = "ec256", **kw: object) -> Cert
 def reference_style(cn: str = "micropython.local", key: str = "ec256") -> Cert:
     """Like the reference's test certificates: self-signed, CA:TRUE, CN only, no SAN."""
     return make_cert(cn, key=key, dns=None, is_ca=True)
+
+
+def make_chain(
+    depth: int = 1,
+    *,
+    root: Cert | None = None,
+    leaf_cn: str = "localhost",
+    leaf_kw: dict[str, object] | None = None,
+    inter_kw: list[dict[str, object]] | None = None,
+) -> tuple[Cert, list[Cert], Cert]:
+    """``(root, intermediates top-down, leaf)``: ``root`` (a new CA when None) signs
+    ``depth`` intermediates in a line, the last of which signs the leaf. ``inter_kw[i]`` adds
+    keyword arguments for intermediate i (0 = the one the root signs); ``leaf_kw`` for the
+    leaf (default SAN ``localhost``). The leaf's ``chain`` is its issuers, nearest first,
+    root last."""
+    root = root or make_ca("mpssl chain root")
+    inters: list[Cert] = []
+    parent = root
+    for i in range(depth):
+        kw = dict((inter_kw or [{}] * depth)[i])
+        cn = str(kw.pop("cn", f"mpssl intermediate {i + 1}"))
+        parent = make_cert(cn, issuer=parent, dns=None, is_ca=True, **kw)  # type: ignore[arg-type]
+        inters.append(parent)
+    lkw: dict[str, object] = {"dns": ("localhost",)}
+    lkw.update(leaf_kw or {})
+    leaf = make_cert(leaf_cn, issuer=parent, **lkw)  # type: ignore[arg-type]
+    return root, inters, leaf
+
+
+def to_pem(*certs: Cert | x509.Certificate) -> bytes:
+    """PEM of these certificates, in the given order."""
+    out = b""
+    for c in certs:
+        cert = c.cert if isinstance(c, Cert) else c
+        out += cert.public_bytes(serialization.Encoding.PEM)
+    return out

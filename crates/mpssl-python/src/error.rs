@@ -182,6 +182,13 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::WouldBlock => errno_error(libc::EAGAIN),
         Error::InvalidKey(why) => invalid(py, "invalid key", &why),
         Error::InvalidCert(why) => invalid(py, "invalid cert", &why),
+        Error::Verify(flags) if flags.contains(VerifyFlags::OTHER) => with_note(
+            py,
+            PyValueError::new_err(verify_text(flags)),
+            "the certificate is malformed, or it is a CA certificate (CA:TRUE) presented as the \
+             peer's own certificate, which rustls-webpki refuses unless it is self-signed and \
+             trusted",
+        ),
         Error::Verify(flags) => PyValueError::new_err(verify_text(flags)),
         Error::CaChainRequired => os_error(code::SSL_CA_CHAIN_REQUIRED),
         Error::HostnameRequired => PyValueError::new_err("CERT_REQUIRED requires server_hostname"),

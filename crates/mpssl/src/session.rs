@@ -208,6 +208,19 @@ impl Session {
             .map_err(|e| self.fail(Error::Io(e)))
     }
 
+    /// The length of a complete line (up to and including `delim`, or `limit` bytes) at the
+    /// front of the decrypted plaintext, without consuming it; `None` when the buffered
+    /// plaintext does not yet hold one. Only the first buffered chunk is examined.
+    pub fn buffered_line_len(&mut self, delim: u8, limit: usize) -> Option<usize> {
+        let chunk = self.conn.reader().into_first_chunk().ok()?;
+        let window = &chunk[..chunk.len().min(limit)];
+        match window.iter().position(|&b| b == delim) {
+            Some(i) => Some(i + 1),
+            None if window.len() == limit && limit > 0 => Some(limit),
+            None => None,
+        }
+    }
+
     /// Decrypted bytes waiting to be read.
     pub fn pending(&mut self) -> usize {
         match self.conn.reader().fill_buf() {
@@ -309,6 +322,9 @@ pub enum Until {
 }
 
 fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
+    if name.is_empty() {
+        return Ok(verify::empty_name());
+    }
     if name.len() > MAX_HOST_NAME_LEN {
         return Err(Error::InvalidHostname(format!(
             "longer than {MAX_HOST_NAME_LEN} bytes"

@@ -238,6 +238,15 @@ pub(crate) struct Checker {
     callback: Option<Arc<dyn VerifyCallback>>,
 }
 
+/// The verdict on a peer's chain, and the chain as verified (leaf first) for the callback.
+struct Assessment {
+    flags: VerifyFlags,
+    chain: Vec<Vec<u8>>,
+}
+
+/// RSA keys below this many bits are refused (`BAD_KEY`), as rustls cannot verify them.
+const MIN_RSA_BITS: usize = 2048;
+
 impl Checker {
     pub(crate) fn new(
         trust: Arc<TrustStore>,
@@ -253,90 +262,103 @@ impl Checker {
         }
     }
 
-    /// Call the verify callback for the chain, top down: the trusted issuer of the last
-    /// presented certificate (when it is in the trust store), the intermediates, the leaf.
-    fn run_callback(
+    /// Check the peer's certificate as `mode` requires: run the verify callback over the
+    /// chain (top down) in `CERT_OPTIONAL`/`CERT_REQUIRED`, then, in `CERT_REQUIRED`, fail
+    /// with every reason found. `name` is `Err(())` for a client that gave an empty name.
+    fn check(
         &self,
+        mode: VerifyMode,
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
+        name: Option<&ServerName<'_>>,
+        now: UnixTime,
+        usage: Usage,
     ) -> Result<(), rustls::Error> {
-        let Some(callback) = &self.callback else {
+        if mode == VerifyMode::None {
             return Ok(());
-        };
-        let mut chain: Vec<&[u8]> = vec![leaf.as_ref()];
-        chain.extend(intermediates.iter().map(|c| c.as_ref()));
-        let root = chain.last().and_then(|last| {
-            let (_, parsed) = x509_parser::parse_x509_certificate(last).ok()?;
-            if parsed.subject() == parsed.issuer() {
-                return None;
-            }
-            self.trust.issuer_of(parsed.issuer().as_raw())
-        });
-        if let Some(root) = root {
-            chain.push(root.as_ref());
         }
-        for (depth, cert) in chain.iter().enumerate().rev() {
-            callback.verify(cert, depth).map_err(|abort| {
-                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
-                    rustls::OtherError(Arc::new(abort)),
-                ))
-            })?;
+        if mode == VerifyMode::Optional && self.callback.is_none() {
+            return Ok(());
+        }
+        if mode == VerifyMode::Required && self.trust.is_empty() {
+            return Err(Marker::CaChainRequired.into_rustls());
+        }
+        let assessment = self.assess(leaf, intermediates, name, now, usage);
+        if let Some(callback) = &self.callback {
+            for (depth, cert) in assessment.chain.iter().enumerate().rev() {
+                callback.verify(cert, depth).map_err(|abort| {
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                        rustls::OtherError(Arc::new(abort)),
+                    ))
+                })?;
+            }
+        }
+        if mode == VerifyMode::Required && !assessment.flags.is_empty() {
+            return Err(assessment.flags.into_rustls());
         }
         Ok(())
     }
 
-    /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now`, and for `name`.
-    fn flags(
+    /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now` and for `name`,
+    /// and the chain: the verified path when there is one, else the presented certificates
+    /// ordered by issuer, topped by a trusted issuer when one is known.
+    fn assess(
         &self,
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         name: Option<&ServerName<'_>>,
         now: UnixTime,
         usage: Usage,
-    ) -> VerifyFlags {
+    ) -> Assessment {
+        let mut chain = vec![leaf.to_vec()];
         let Ok((_, parsed)) = x509_parser::parse_x509_certificate(leaf) else {
-            return VerifyFlags::NOT_TRUSTED | VerifyFlags::OTHER;
+            return Assessment {
+                flags: VerifyFlags::NOT_TRUSTED | VerifyFlags::OTHER,
+                chain,
+            };
         };
-        let mut flags = VerifyFlags::default();
         let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        let not_before = parsed.validity().not_before.timestamp();
-        let not_after = parsed.validity().not_after.timestamp();
-        if now_secs > not_after {
-            flags |= VerifyFlags::EXPIRED;
-        }
-        if now_secs < not_before {
-            flags |= VerifyFlags::FUTURE;
+        let mut flags = date_flags(&parsed, now_secs);
+        if rsa_too_small(&parsed) {
+            flags |= VerifyFlags::BAD_KEY;
         }
         let self_signed_and_trusted =
             parsed.subject() == parsed.issuer() && self.trust.contains(leaf);
         if !self_signed_and_trusted {
-            // Check the chain at a time inside the leaf's validity, so that a date problem of
-            // the leaf (already flagged above) does not hide whether the chain is trusted.
-            let at = now_secs.clamp(not_before.min(not_after), not_after);
-            let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-                u64::try_from(at).unwrap_or(0),
-            ));
-            flags |= self.chain_flags(leaf, intermediates, at, usage);
+            flags |= self.chain_flags(leaf, &parsed, intermediates, now_secs, usage, &mut chain);
         }
-        if let Some(name) = name {
-            if !name_matches(&parsed, name, self.check_common_name) {
+        match name {
+            Some(name) if is_empty_name(name) => flags |= VerifyFlags::CN_MISMATCH,
+            Some(name) if !name_matches(&parsed, name, self.check_common_name) => {
                 flags |= VerifyFlags::CN_MISMATCH;
             }
+            _ => {}
         }
-        flags
+        Assessment { flags, chain }
     }
 
+    /// Build and check the path from `leaf` to a trust anchor, extending `chain` with it.
     fn chain_flags(
         &self,
         leaf: &CertificateDer<'_>,
+        parsed: &X509Certificate<'_>,
         intermediates: &[CertificateDer<'_>],
-        at: UnixTime,
+        now_secs: i64,
         usage: Usage,
+        chain: &mut Vec<Vec<u8>>,
     ) -> VerifyFlags {
         use webpki::Error as W;
         let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
             return VerifyFlags::NOT_TRUSTED | VerifyFlags::OTHER;
         };
+        // Check the path at a time inside the leaf's validity, so that a date problem of the
+        // leaf (flagged separately) does not hide whether the chain is trusted.
+        let not_before = parsed.validity().not_before.timestamp();
+        let not_after = parsed.validity().not_after.timestamp();
+        let at = now_secs.clamp(not_before.min(not_after), not_after);
+        let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            u64::try_from(at).unwrap_or(0),
+        ));
         let key_usage = match usage {
             Usage::Server => webpki::KeyUsage::server_auth(),
             Usage::Client => webpki::KeyUsage::client_auth(),
@@ -350,18 +372,153 @@ impl Checker {
             None,
             None,
         );
-        match result {
-            Ok(_) => VerifyFlags::default(),
-            Err(W::CertExpired { .. }) => VerifyFlags::EXPIRED,
-            Err(W::CertNotValidYet { .. }) => VerifyFlags::FUTURE,
-            Err(W::RequiredEkuNotFoundContext(_)) => VerifyFlags::EXT_KEY_USAGE,
-            Err(
-                W::UnsupportedSignatureAlgorithmContext(_)
-                | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_),
-            ) => VerifyFlags::BAD_MD | VerifyFlags::NOT_TRUSTED,
-            Err(_) => VerifyFlags::NOT_TRUSTED,
+        let path = match result {
+            Ok(path) => path,
+            Err(e) => {
+                self.order_presented(parsed, intermediates, chain);
+                let flags = match e {
+                    W::CertExpired { .. } => VerifyFlags::EXPIRED,
+                    W::CertNotValidYet { .. } => VerifyFlags::FUTURE,
+                    W::RequiredEkuNotFoundContext(_) => VerifyFlags::EXT_KEY_USAGE,
+                    W::UnsupportedSignatureAlgorithmContext(_)
+                    | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                        VerifyFlags::BAD_MD | VerifyFlags::NOT_TRUSTED
+                    }
+                    // webpki refuses a CA certificate as the peer's own; Mbed TLS accepts one
+                    // whose issuer is trusted. Untrusted when no issuer is known at all.
+                    W::CaUsedAsEndEntity if chain.len() > 1 => VerifyFlags::OTHER,
+                    _ => VerifyFlags::NOT_TRUSTED,
+                };
+                // A weak key above the leaf is the reason its signature could not be checked.
+                let weak_issuer = chain.iter().skip(1).any(|der| {
+                    x509_parser::parse_x509_certificate(der).is_ok_and(|(_, c)| rsa_too_small(&c))
+                });
+                return if weak_issuer {
+                    flags | VerifyFlags::BAD_KEY
+                } else {
+                    flags
+                };
+            }
+        };
+        let mut flags = VerifyFlags::default();
+        let mut depth = 0usize;
+        for issuer in path.intermediate_certificates() {
+            chain.push(issuer.der().to_vec());
+            depth += 1;
+        }
+        let anchor = path.anchor();
+        let root = self.trust.ders.iter().find(|d| {
+            webpki::anchor_from_trusted_cert(d).is_ok_and(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+        });
+        if let Some(root) = root {
+            chain.push(root.to_vec());
+            flags |= root_flags(root, depth, now_secs);
+        }
+        flags
+    }
+
+    /// The presented certificates in issuer order from the leaf up, then a trusted issuer of
+    /// the topmost one, for the verify callback when no path was verified.
+    fn order_presented(
+        &self,
+        leaf: &X509Certificate<'_>,
+        intermediates: &[CertificateDer<'_>],
+        chain: &mut Vec<Vec<u8>>,
+    ) {
+        let parsed: Vec<_> = intermediates
+            .iter()
+            .filter_map(|d| Some((d, x509_parser::parse_x509_certificate(d).ok()?.1)))
+            .collect();
+        let mut used = vec![false; parsed.len()];
+        let mut issuer = leaf.issuer().as_raw().to_vec();
+        let mut self_signed = leaf.subject() == leaf.issuer();
+        while !self_signed {
+            let next = parsed
+                .iter()
+                .enumerate()
+                .find(|(i, (_, c))| !used[*i] && c.subject().as_raw() == issuer.as_slice());
+            let Some((i, (der, cert))) = next else {
+                break;
+            };
+            used[i] = true;
+            chain.push(der.to_vec());
+            issuer = cert.issuer().as_raw().to_vec();
+            self_signed = cert.subject() == cert.issuer();
+        }
+        if !self_signed {
+            if let Some(root) = self.trust.issuer_of(&issuer) {
+                chain.push(root.to_vec());
+            }
         }
     }
+
+    fn signature_result(
+        &self,
+        cert: &CertificateDer<'_>,
+        result: Result<HandshakeSignatureValid, rustls::Error>,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        result.map_err(|e| {
+            // rustls cannot verify signatures by short RSA keys: say so, not "bad signature".
+            let weak =
+                x509_parser::parse_x509_certificate(cert).is_ok_and(|(_, c)| rsa_too_small(&c));
+            if weak {
+                VerifyFlags::BAD_KEY.into_rustls()
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// EXPIRED / FUTURE for a certificate at `now_secs`.
+fn date_flags(cert: &X509Certificate<'_>, now_secs: i64) -> VerifyFlags {
+    let mut flags = VerifyFlags::default();
+    if now_secs > cert.validity().not_after.timestamp() {
+        flags |= VerifyFlags::EXPIRED;
+    }
+    if now_secs < cert.validity().not_before.timestamp() {
+        flags |= VerifyFlags::FUTURE;
+    }
+    flags
+}
+
+/// True for an RSA key shorter than [`MIN_RSA_BITS`].
+fn rsa_too_small(cert: &X509Certificate<'_>) -> bool {
+    match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => rsa.key_size() < MIN_RSA_BITS,
+        _ => false,
+    }
+}
+
+/// What webpki does not check on the trust anchor itself, Mbed TLS does: its dates, that it
+/// is a CA (basicConstraints CA:TRUE on a v3 certificate), its path length limit (`below`
+/// intermediates under it), and its key strength.
+fn root_flags(root: &CertificateDer<'_>, below: usize, now_secs: i64) -> VerifyFlags {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(root) else {
+        return VerifyFlags::NOT_TRUSTED;
+    };
+    let mut flags = date_flags(&cert, now_secs);
+    match cert.basic_constraints() {
+        Ok(Some(bc)) => {
+            let too_deep = bc
+                .value
+                .path_len_constraint
+                .is_some_and(|limit| usize::try_from(limit).is_ok_and(|limit| below > limit));
+            if !bc.value.ca || too_deep {
+                flags |= VerifyFlags::NOT_TRUSTED;
+            }
+        }
+        // Version 1 certificates predate extensions and may act as CAs (as in Mbed TLS).
+        Ok(None) if cert.version().0 < 2 => {}
+        _ => flags |= VerifyFlags::NOT_TRUSTED,
+    }
+    if rsa_too_small(&cert) {
+        flags |= VerifyFlags::BAD_KEY | VerifyFlags::NOT_TRUSTED;
+    }
+    flags
 }
 
 /// Host name matching: SAN DNS names (RFC 6125 wildcards in the leftmost label only,
@@ -454,29 +611,19 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.mode != VerifyMode::None {
-            self.checker.run_callback(end_entity, intermediates)?;
-        }
-        if self.mode != VerifyMode::Required {
-            return Ok(danger::skip_server_identity_check());
-        }
-        if self.checker.trust.is_empty() {
-            return Err(Marker::CaChainRequired.into_rustls());
-        }
-        if is_no_name(server_name) {
-            return Err(Marker::HostnameRequired.into_rustls());
-        }
-        let flags = self.checker.flags(
+        let name = (!is_no_name(server_name)).then_some(server_name);
+        self.checker.check(
+            self.mode,
             end_entity,
             intermediates,
-            Some(server_name),
+            name,
             now,
             Usage::Server,
-        );
-        if flags.is_empty() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(flags.into_rustls())
+        )?;
+        match self.mode {
+            VerifyMode::Required if name.is_none() => Err(Marker::HostnameRequired.into_rustls()),
+            VerifyMode::Required => Ok(ServerCertVerified::assertion()),
+            VerifyMode::Optional | VerifyMode::None => Ok(danger::skip_server_identity_check()),
         }
     }
 
@@ -486,7 +633,8 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs)
+        let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs);
+        self.checker.signature_result(cert, result)
     }
 
     fn verify_tls13_signature(
@@ -495,7 +643,8 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs)
+        let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs);
+        self.checker.signature_result(cert, result)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -529,22 +678,17 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if self.mode != VerifyMode::None {
-            self.checker.run_callback(end_entity, intermediates)?;
-        }
-        if self.mode != VerifyMode::Required {
-            return Ok(danger::skip_client_identity_check());
-        }
-        if self.checker.trust.is_empty() {
-            return Err(Marker::CaChainRequired.into_rustls());
-        }
-        let flags = self
-            .checker
-            .flags(end_entity, intermediates, None, now, Usage::Client);
-        if flags.is_empty() {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(flags.into_rustls())
+        self.checker.check(
+            self.mode,
+            end_entity,
+            intermediates,
+            None,
+            now,
+            Usage::Client,
+        )?;
+        match self.mode {
+            VerifyMode::Required => Ok(ClientCertVerified::assertion()),
+            VerifyMode::Optional | VerifyMode::None => Ok(danger::skip_client_identity_check()),
         }
     }
 
@@ -554,7 +698,8 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs)
+        let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs);
+        self.checker.signature_result(cert, result)
     }
 
     fn verify_tls13_signature(
@@ -563,7 +708,8 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs)
+        let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs);
+        self.checker.signature_result(cert, result)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -581,6 +727,16 @@ pub(crate) fn no_name() -> ServerName<'static> {
 
 fn is_no_name(name: &ServerName<'_>) -> bool {
     *name == no_name()
+}
+
+/// The server name a client session uses for `server_hostname=""`: like the reference, the
+/// empty name is accepted, sends no SNI, and matches no certificate.
+pub(crate) fn empty_name() -> ServerName<'static> {
+    ServerName::IpAddress(IpAddr::from([0u16; 8]).into())
+}
+
+fn is_empty_name(name: &ServerName<'_>) -> bool {
+    *name == empty_name()
 }
 
 #[cfg(test)]
