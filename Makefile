@@ -5,7 +5,7 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz-smoke clean
+.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz-smoke stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,7 +40,12 @@ test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
 
 bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
+	$(PIP) install --quiet --disable-pip-version-check "matplotlib>=3.8"
 	$(PYTHON) -m mpssl bench
+
+stress: build-dev ## Load and soak: 1,000 TLS connections x 100 KB echo; 10-minute churn from 8 clients
+	$(PYTHON) tests/stress/echo_load.py --connections 1000 --size 102400
+	$(PYTHON) tests/stress/churn.py --duration 600 --clients 8 --sample 10 --warmup 60
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -141,7 +141,25 @@ def server(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: list[str]) -> int:
+    """Run ``bench/run.py`` (from the repository root) with ``args`` passed through as given."""
+    import runpy
+    from pathlib import Path
+
+    script = Path("bench") / "run.py"
+    if not script.exists():
+        print("run from the repository root: bench/run.py not found", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        # Everything after "bench" belongs to the harness, options included.
+        return bench(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m mpssl")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the in-memory CA / server / client demo")
@@ -156,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--key", required=True)
     s.add_argument("--port", type=int, default=4433)
     s.add_argument("--host", default="127.0.0.1")
-    b = sub.add_parser("bench", help="benchmark against CPython's ssl")
-    b.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="benchmark against CPython's ssl (options: bench/run.py --help)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
@@ -165,17 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         return client(args)
     if args.command == "server":
         return server(args)
-    if args.command == "bench":
-        import runpy
-        from pathlib import Path
-
-        script = Path("bench") / "run.py"
-        if not script.exists():
-            print("run from the repository root: bench/run.py not found", file=sys.stderr)
-            return 2
-        sys.argv = [str(script), *args.rest]
-        runpy.run_path(str(script), run_name="__main__")
-        return 0
     return 2
 
 

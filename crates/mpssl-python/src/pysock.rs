@@ -32,7 +32,9 @@ pub(crate) enum Mode {
 impl Mode {
     /// Read the mode of a Python socket.
     pub(crate) fn of(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let timeout: Option<f64> = sock.call_method0("gettimeout")?.extract()?;
+        let timeout: Option<f64> = sock
+            .call_method0(pyo3::intern!(sock.py(), "gettimeout"))?
+            .extract()?;
         Ok(match timeout {
             None => Self::Blocking,
             Some(t) if t <= 0.0 => Self::NonBlocking,

@@ -1,0 +1,1050 @@
+"""mpssl against CPython's ``ssl``: same workloads, same certificates, same process layout.
+
+Run from the repository root::
+
+    python -m mpssl bench [--quick] [--runs N] [--out DIR] [--no-rust] [--pin]
+    python bench/run.py ...                       # the same
+
+For every workload and both implementations a server process and a client process
+(``bench/peer.py``) talk over 127.0.0.1; each figure is measured ``--runs`` times (the two
+implementations alternate who goes first) and reported as median and min–max, next to the
+ratio mpssl / stdlib. ``cargo bench -p mpssl --bench engine`` measures the Rust engine alone,
+in memory, so the Python edge shows as a ratio to it; ``openssl speed`` gives the machine's
+single-core AES-GCM rate. Writes ``results.md``, ``results.json`` and ``chart.png`` to
+``--out`` (default ``bench/out``). See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PEER = HERE / "peer.py"
+IMPLS = ("mpssl", "stdlib")
+TLS13_OPENSSL_SUITE = "TLS_AES_128_GCM_SHA256"
+PORT_TIMEOUT = 30.0
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads and the figures derived from them
+# --------------------------------------------------------------------------------------------
+
+
+def workloads(quick: bool) -> dict[str, dict[str, Any]]:
+    """Workload name -> peer.py arguments (both roles get the same ones)."""
+    if quick:
+        hs = ["--seconds", "0.3", "--warmup", "0.1"]
+        return {
+            "hs13": {"workload": "hs13", "args": hs},
+            "hs12": {"workload": "hs12", "args": hs},
+            "resume13": {"workload": "resume13", "args": hs},
+            "bulk16k": {
+                "workload": "bulk",
+                "args": [
+                    "--chunk",
+                    "16384",
+                    "--bytes",
+                    str(32 << 20),
+                    "--warmup-bytes",
+                    str(4 << 20),
+                ],
+            },
+            "bulk1k": {
+                "workload": "bulk",
+                "args": [
+                    "--chunk",
+                    "1024",
+                    "--bytes",
+                    str(8 << 20),
+                    "--warmup-bytes",
+                    str(1 << 20),
+                ],
+            },
+            "readline": {
+                "workload": "readline",
+                "args": ["--lines", "100000", "--warmup-lines", "10000"],
+            },
+            "idle": {"workload": "idle", "args": ["--conns", "200", "--warmup-conns", "5"]},
+            "concurrent": {
+                "workload": "concurrent",
+                "args": ["--threads", "32", "--per-thread", "3"],
+            },
+        }
+    hs = ["--seconds", "2", "--warmup", "0.3"]
+    return {
+        "hs13": {"workload": "hs13", "args": hs},
+        "hs12": {"workload": "hs12", "args": hs},
+        "resume13": {"workload": "resume13", "args": hs},
+        "bulk16k": {
+            "workload": "bulk",
+            "args": [
+                "--chunk",
+                "16384",
+                "--bytes",
+                str(512 << 20),
+                "--warmup-bytes",
+                str(32 << 20),
+            ],
+        },
+        "bulk1k": {
+            "workload": "bulk",
+            "args": ["--chunk", "1024", "--bytes", str(128 << 20), "--warmup-bytes", str(8 << 20)],
+        },
+        "readline": {
+            "workload": "readline",
+            "args": ["--lines", "2000000", "--warmup-lines", "100000"],
+        },
+        "idle": {"workload": "idle", "args": ["--conns", "1000", "--warmup-conns", "20"]},
+        "concurrent": {"workload": "concurrent", "args": ["--threads", "32", "--per-thread", "20"]},
+    }
+
+
+# key, label, unit, workload, field of the client's (or idle server's) JSON, higher is better,
+# target (ratio mpssl / stdlib; "≤" for lower-is-better figures), engine benchmark name
+METRICS: list[dict[str, Any]] = [
+    {
+        "key": "hs13",
+        "label": "Full handshakes/s, TLS 1.3 (ECDSA P-256)",
+        "unit": "/s",
+        "workload": "hs13",
+        "field": "value",
+        "higher": True,
+        "target": 3.0,
+        "engine": "handshake/tls13_full",
+        "short": "full hs 1.3",
+    },
+    {
+        "key": "hs12",
+        "label": "Full handshakes/s, TLS 1.2 (ECDHE-ECDSA-AES128-GCM)",
+        "unit": "/s",
+        "workload": "hs12",
+        "field": "value",
+        "higher": True,
+        "target": 3.0,
+        "engine": "handshake/tls12_full",
+        "short": "full hs 1.2",
+    },
+    {
+        "key": "resume13",
+        "label": "Resumed handshakes/s, TLS 1.3",
+        "unit": "/s",
+        "workload": "resume13",
+        "field": "value",
+        "higher": True,
+        "target": None,
+        "engine": "handshake/tls13_resumed",
+        "short": "resumed hs",
+    },
+    {
+        "key": "bulk16k",
+        "label": "Bulk one-way, 16 KiB writes",
+        "unit": "MiB/s",
+        "workload": "bulk16k",
+        "field": "value",
+        "higher": True,
+        "target": 1.5,
+        "engine": "bulk/write_16k",
+        "short": "bulk 16K",
+    },
+    {
+        "key": "bulk1k",
+        "label": "Bulk one-way, 1 KiB writes",
+        "unit": "MiB/s",
+        "workload": "bulk1k",
+        "field": "value",
+        "higher": True,
+        "target": 1.2,
+        "engine": "bulk/write_1k",
+        "short": "bulk 1K",
+    },
+    {
+        "key": "readline",
+        "label": "readline, 100-byte lines",
+        "unit": "lines/s",
+        "workload": "readline",
+        "field": "value",
+        "higher": True,
+        "target": None,
+        "engine": None,
+        "short": "readline",
+    },
+    {
+        "key": "idle",
+        "label": "Idle server RSS per connection (1,000 open)",
+        "unit": "KiB",
+        "workload": "idle",
+        "field": "per_conn_kib",
+        "higher": False,
+        "target": 0.5,
+        "engine": None,
+        "short": "idle RSS/conn",
+    },
+    {
+        "key": "idle_client",
+        "label": "Idle client RSS per connection (same run)",
+        "unit": "KiB",
+        "workload": "idle",
+        "field": "client_per_conn_kib",
+        "higher": False,
+        "target": None,
+        "engine": None,
+        "short": "client RSS/conn",
+    },
+    {
+        "key": "conc_p50",
+        "label": "Handshake latency p50, 32 clients, non-blocking server",
+        "unit": "ms",
+        "workload": "concurrent",
+        "field": "p50_ms",
+        "higher": False,
+        "target": None,
+        "engine": None,
+        "short": "p50 latency",
+    },
+    {
+        "key": "conc_p99",
+        "label": "Handshake latency p99, 32 clients, non-blocking server",
+        "unit": "ms",
+        "workload": "concurrent",
+        "field": "p99_ms",
+        "higher": False,
+        "target": None,
+        "engine": None,
+        "short": "p99 latency",
+    },
+    {
+        "key": "conc_rate",
+        "label": "Handshakes/s, 32 clients, non-blocking server",
+        "unit": "/s",
+        "workload": "concurrent",
+        "field": "rate",
+        "higher": True,
+        "target": None,
+        "engine": None,
+        "short": "32-client hs/s",
+    },
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Certificates and the OpenSSL configuration for the stdlib peers
+# --------------------------------------------------------------------------------------------
+
+
+def pem(kind: str, der: bytes) -> str:
+    b64 = base64.b64encode(der).decode("ascii")
+    lines = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+    return f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n"
+
+
+def write_pki(directory: Path) -> None:
+    """One ECDSA P-256 CA and leaf (localhost, 127.0.0.1), as PEM files both sides load."""
+    from mpssl import _mpssl
+
+    ca, leaf, key = _mpssl.make_demo_pki(["localhost", "127.0.0.1"])
+    (directory / "ca.pem").write_text(pem("CERTIFICATE", ca))
+    (directory / "leaf.pem").write_text(pem("CERTIFICATE", leaf))
+    (directory / "key.pem").write_text(pem("PRIVATE KEY", key))  # PKCS#8
+
+
+def write_openssl_conf(directory: Path) -> Path:
+    """CPython 3.11 cannot choose TLS 1.3 suites (no set_ciphersuites); OpenSSL's own
+    configuration file can, for every SSL_CTX of the process (the stdlib peers only)."""
+    path = directory / "openssl.cnf"
+    path.write_text(
+        "openssl_conf = openssl_init\n"
+        "[openssl_init]\nssl_conf = ssl_module\n"
+        "[ssl_module]\nsystem_default = tls_defaults\n"
+        f"[tls_defaults]\nCiphersuites = {TLS13_OPENSSL_SUITE}\n"
+    )
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+
+class Proc:
+    """A peer process whose stdout lines arrive on a queue; killed by :meth:`stop`."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.err = open(log, "wb")
+        self.p = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self.err, env=env, cwd=ROOT, start_new_session=True
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for raw in self.p.stdout:
+            self.lines.put(raw.decode(errors="replace").strip())
+        self.lines.put(None)
+
+    def json_line(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no result within {timeout:.0f} s{self.stderr_tail()}")
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.p.wait(timeout=5)
+                raise RuntimeError(f"exited with {self.p.returncode}{self.stderr_tail()}")
+            if line.startswith("{"):
+                return json.loads(line)  # type: ignore[no-any-return]
+
+    def stderr_tail(self) -> str:
+        self.err.flush()
+        try:
+            text = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return (": " + " | ".join(text[-3:])) if text else ""
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(timeout=5)
+        self.err.close()
+
+
+def run_pair(impl: str, spec: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Start the server, run the client, return the client's figures (and the idle server's)."""
+    common = [
+        "--impl",
+        impl,
+        "--workload",
+        spec["workload"],
+        "--certdir",
+        str(ctx["certdir"]),
+        *spec["args"],
+    ]
+    if impl == "mpssl" and ctx.get("suite13"):
+        common += ["--suite13", ctx["suite13"]]
+    pin_s = ["--cpu", "0"] if ctx["pin"] else []
+    pin_c = ["--cpu", "1"] if ctx["pin"] else []
+    logs = ctx["logdir"]
+    name = f"{spec['workload']}-{impl}"
+    server = client = None
+    try:
+        server = Proc(
+            [sys.executable, str(PEER), "server", *common, *pin_s],
+            ctx["env"],
+            logs / f"{name}-server.log",
+        )
+        port = server.json_line(PORT_TIMEOUT)["port"]
+        client = Proc(
+            [sys.executable, str(PEER), "client", *common, *pin_c, "--port", str(port)],
+            ctx["env"],
+            logs / f"{name}-client.log",
+        )
+        result = client.json_line(ctx["timeout"])
+        if spec["workload"] == "idle":
+            result.update(server.json_line(ctx["timeout"]))
+        return result
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                proc.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Probes: negotiated parameters, openssl speed, the Rust engine
+# --------------------------------------------------------------------------------------------
+
+
+def probe_stdlib_group(ctx: dict[str, Any], workload: str) -> str | None:
+    """CPython 3.11 cannot report the key-exchange group; ask ``openssl s_client`` (same
+    OpenSSL library and defaults as the stdlib client) against the stdlib server."""
+    if not shutil.which("openssl"):
+        return None
+    server = None
+    try:
+        server = Proc(
+            [
+                sys.executable,
+                str(PEER),
+                "server",
+                "--impl",
+                "stdlib",
+                "--workload",
+                workload,
+                "--certdir",
+                str(ctx["certdir"]),
+            ],
+            ctx["env"],
+            ctx["logdir"] / f"probe-group-{workload}.log",
+        )
+        port = server.json_line(PORT_TIMEOUT)["port"]
+        out = subprocess.run(
+            [
+                "openssl",
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{port}",
+                "-servername",
+                "localhost",
+                "-CAfile",
+                str(ctx["certdir"] / "ca.pem"),
+                "-brief",
+            ],
+            input=b"",
+            capture_output=True,
+            timeout=20,
+            env=ctx["env"],
+        )
+        text = (out.stdout + out.stderr).decode(errors="replace")
+        m = re.search(
+            r"(?:Server Temp Key|Peer Temp Key|Negotiated TLS1\.3 group):\s*([^\n]+)", text
+        )
+        return m.group(1).strip() if m else None
+    except (OSError, subprocess.SubprocessError, TimeoutError, RuntimeError):
+        return None
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def openssl_speed(cipher: str) -> float | None:
+    """Single-core rate of ``openssl speed -evp CIPHER`` on 16 KiB blocks, MiB/s."""
+    if not shutil.which("openssl"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
+    try:
+        out = subprocess.run(
+            ["openssl", "speed", "-evp", cipher, "-seconds", "1", "-bytes", "16384"],
+            capture_output=True,
+            timeout=60,
+            env=env,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.stdout.decode(errors="replace").splitlines():
+        if line.lower().startswith(cipher.lower()):
+            m = re.search(r"([\d.]+)k\s*$", line.strip())
+            if m:
+                return float(m.group(1)) * 1000 / (1 << 20)  # "1000s of bytes per second"
+    return None
+
+
+BENCHER = re.compile(r"^test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter \(\+/- ([\d,]+)\)")
+
+
+def run_engine(quick: bool, suite13: str | None, logdir: Path) -> dict[str, Any]:
+    """``cargo bench -p mpssl --bench engine`` (criterion, bencher output) -> figures."""
+    cargo = shutil.which("cargo")
+    if not cargo:
+        return {"error": "cargo not found"}
+    argv = [cargo, "bench", "-p", "mpssl", "--bench", "engine", "--", "--output-format", "bencher"]
+    if quick:
+        argv += ["--warm-up-time", "0.3", "--measurement-time", "1", "--sample-size", "10"]
+    env = dict(os.environ)
+    if suite13:
+        env["MPSSL_BENCH_TLS13_SUITE"] = suite13
+    print("engine: " + " ".join(argv[1:]), file=sys.stderr, flush=True)
+    try:
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=1800, env=env)
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"error": f"cargo bench failed: {e}"}
+    stdout = out.stdout.decode(errors="replace")
+    stderr = out.stderr.decode(errors="replace")
+    (logdir / "engine.log").write_text(stdout + "\n--- stderr ---\n" + stderr)
+    if out.returncode != 0:
+        tail = " | ".join(stderr.strip().splitlines()[-3:])
+        return {"error": f"cargo bench exited {out.returncode}: {tail}"}
+    figures: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        m = BENCHER.match(line.strip())
+        if not m:
+            continue
+        name = m.group(1)
+        ns = float(m.group(2).replace(",", ""))
+        dev = float(m.group(3).replace(",", ""))
+        if name.startswith("handshake/"):
+            value, lo, hi = 1e9 / ns, 1e9 / (ns + dev), 1e9 / max(ns - dev, 1.0)
+        else:  # bulk: one iteration moves 1 MiB
+            value, lo, hi = 1e9 / ns, 1e9 / (ns + dev), 1e9 / max(ns - dev, 1.0)
+        figures[name] = {"ns_per_iter": ns, "dev_ns": dev, "value": value, "lo": lo, "hi": hi}
+    notes = [ln for ln in stderr.splitlines() if ln.startswith("engine ")]
+    return {"figures": figures, "notes": notes}
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------
+
+
+def summary(values: list[float]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+        "values": values,
+    }
+
+
+def fmt(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "n/a"
+    if unit in ("ms", "KiB"):
+        return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+    if x >= 100_000:
+        return f"{x / 1e6:.2f} M" if x >= 1e6 else f"{x:,.0f}"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.1f}"
+
+
+def fmt_summary(s: dict[str, Any] | None, unit: str) -> str:
+    if not s:
+        return "n/a"
+    if s["n"] == 1:
+        return fmt(s["median"], unit)
+    return f"{fmt(s['median'], unit)} ({fmt(s['min'], unit)}–{fmt(s['max'], unit)})"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import mpssl
+
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "openssl": ssl.OPENSSL_VERSION,
+        "mpssl": mpssl.__version__,
+        "rustls": mpssl.RUSTLS_VERSION,
+        "kernel": platform.release(),
+    }
+
+
+def collect(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per metric: summaries per implementation, paired per-run ratios, and their summary."""
+    out: dict[str, Any] = {}
+    for m in METRICS:
+        per_impl: dict[str, list[float | None]] = {}
+        for impl in IMPLS:
+            runs = results.get(m["workload"], {}).get(impl, [])
+            per_impl[impl] = [r.get(m["field"]) if "error" not in r else None for r in runs]
+        sums = {
+            impl: summary([v for v in vals if v is not None]) for impl, vals in per_impl.items()
+        }
+        ratios = [
+            a / b
+            for a, b in zip(per_impl["mpssl"], per_impl["stdlib"], strict=True)
+            if a is not None and b
+        ]
+        med_ratio = (
+            sums["mpssl"]["median"] / sums["stdlib"]["median"]
+            if sums["mpssl"] and sums["stdlib"] and sums["stdlib"]["median"]
+            else None
+        )
+        out[m["key"]] = {
+            "mpssl": sums["mpssl"],
+            "stdlib": sums["stdlib"],
+            "ratio": med_ratio,
+            "ratio_runs": summary(ratios),
+        }
+    return out
+
+
+def target_text(m: dict[str, Any]) -> str:
+    if m["target"] is None:
+        return ""
+    return f"≥ {m['target']:g}×" if m["higher"] else f"≤ {m['target']:g}×"
+
+
+def verdict(ratio: float | None, m: dict[str, Any]) -> str:
+    if ratio is None or m["target"] is None:
+        return ""
+    ok = ratio >= m["target"] if m["higher"] else ratio <= m["target"]
+    return " ✅" if ok else " ❌"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    figs = report["figures"]
+    engine = report["engine"].get("figures", {}) if report["engine"] else {}
+    lines = [
+        "| Figure | unit | mpssl | CPython ssl | mpssl / stdlib | target | engine (Rust, "
+        "in memory) | mpssl / engine |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in METRICS:
+        if m["workload"] not in report["workloads"]:
+            continue
+        f = figs[m["key"]]
+        ratio = f["ratio"]
+        rr = f["ratio_runs"]
+        ratio_txt = "n/a" if ratio is None else f"{ratio:.2f}×"
+        if ratio is not None and rr and rr["n"] > 1:
+            ratio_txt += f" ({rr['min']:.2f}–{rr['max']:.2f})"
+        eng = engine.get(m["engine"]) if m["engine"] else None
+        eng_txt = fmt(eng["value"], m["unit"]) if eng else ("n/a" if m["engine"] else "")
+        over = ""
+        if eng and f["mpssl"]:
+            over = f"{f['mpssl']['median'] / eng['value']:.2f}×"
+        unit = m["unit"]
+        lines.append(
+            f"| {m['label']} | {unit} | {fmt_summary(f['mpssl'], unit)} | "
+            f"{fmt_summary(f['stdlib'], unit)} | {ratio_txt}{verdict(ratio, m)} | "
+            f"{target_text(m)} | {eng_txt} | {over} |"
+        )
+    # Derived rows with their own targets.
+    d = report["derived"]
+    r = d.get("resumed_vs_stdlib_full")
+    wls = report["workloads"]
+    if "resume13" in wls and "hs13" in wls:
+        lines.append(
+            f"| Resumed handshakes/s (mpssl) ÷ full handshakes/s (stdlib), TLS 1.3 | ratio | | | "
+            f"{'n/a' if r is None else f'{r:.2f}×'}"
+            f"{verdict(r, {'target': 6.0, 'higher': True})} | ≥ 6× | | |"
+        )
+    pct = d.get("bulk_pct_of_openssl_speed")
+    std_pct = d.get("stdlib_pct")
+    speed = d.get("openssl_speed")
+    pct_txt = "n/a" if pct is None else f"{pct:.0f} %"
+    std_txt = "n/a" if std_pct is None else f"{std_pct:.0f} %"
+    mark = "" if pct is None else (" ✅" if pct >= 45 else " ❌")
+    if "bulk16k" in wls:
+        lines.append(
+            f"| Bulk (16 KiB writes) as % of `openssl speed -evp {d.get('speed_cipher')}` "
+            f"({fmt(speed['median'] if speed else None)} MiB/s, one core) | % | "
+            f"{pct_txt}{mark} | {std_txt} | | ≥ 45 % (mpssl) | | |"
+        )
+    above = d.get("hs13_us_above_tcp") or {}
+    if above:
+        a_m, a_s = above.get("mpssl"), above.get("stdlib")
+        ratio_txt = f"{a_m / a_s:.2f}×" if a_m is not None and a_s else "n/a"
+        eng13 = engine.get("handshake/tls13_full")
+        eng_us = f"{fmt(1e6 / eng13['value'], 'µs')} (both ends)" if eng13 else ""
+        lines.append(
+            f"| Full TLS 1.3 handshake: time per connection above the plain-TCP floor | µs | "
+            f"{fmt(a_m, 'µs')} | {fmt(a_s, 'µs')} | {ratio_txt} | | "
+            f"{eng_us} | |"
+        )
+    tcp = figs.get("tcp_hs13")
+    if tcp:
+        lines.append(
+            f"| Plain TCP, no TLS, same loop: connect, 1-byte reply, close (floor) "
+            f"| /s | {fmt_summary(tcp, '/s')} | | | | | |"
+        )
+    tcp = figs.get("tcp_bulk16k")
+    if tcp:
+        lines.append(
+            f"| Plain TCP, no TLS, same loop, 16 KiB writes (loopback ceiling) "
+            f"| MiB/s | {fmt_summary(tcp, 'MiB/s')} | | | | | |"
+        )
+    lines.append("")
+    lines.append(
+        "Median of {runs} runs (min–max in brackets; the ratio range pairs the runs). "
+        "mpssl / stdlib above 1 is better for rates, below 1 for memory and latency. "
+        "Engine: criterion, in-memory client and server sessions in one thread.".format(
+            runs=report["runs"]
+        )
+    )
+    lines.append("")
+    lines.append("Negotiated (client's view, one measured connection per workload):")
+    lines.append("")
+    for wl, per in report["negotiated"].items():
+        parts = []
+        for impl in IMPLS:
+            info = per.get(impl)
+            if not info:
+                continue
+            group = info.get("group")
+            if not group and impl == "stdlib":
+                probed = report.get("stdlib_group12" if wl == "hs12" else "stdlib_group")
+                group = f"{probed} (openssl s_client probe)" if probed else "?"
+            parts.append(f"{impl}: {info.get('version')} {info.get('suite')} / {group}")
+        lines.append(f"- {wl}: " + "; ".join(parts))
+    res = report.get("resumption", {})
+    if res:
+        lines.append(
+            "- resumption: "
+            + "; ".join(
+                f"{impl} {v['reused']}/{v['count']} handshakes resumed" for impl, v in res.items()
+            )
+        )
+    if report["engine"].get("notes"):
+        lines.append(
+            "- engine: " + "; ".join(n.removeprefix("engine ") for n in report["engine"]["notes"])
+        )
+    if report["engine"].get("error"):
+        lines.append(f"- engine: n/a ({report['engine']['error']})")
+    for err in report["errors"]:
+        lines.append(f"- n/a: {err}")
+    mach = report["machine"]
+    lines.append("")
+    lines.append(
+        f"Machine: {mach['cpu']}, {mach['cpus']} CPUs, load average {report['load_before']} "
+        f"before / {report['load_after']} after; Python {mach['python']}, {mach['openssl']}, "
+        f"mpssl {mach['mpssl']} on {mach['rustls']}, extension {report['extension']}; "
+        f"{report['mode']}; "
+        f"{'server pinned to CPU 0, client to CPU 1' if report['pin'] else 'no CPU pinning'}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def chart(report: dict[str, Any], path: Path) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return f"matplotlib not available ({e}); pip install matplotlib"
+    figs = report["figures"]
+    engine = report["engine"].get("figures", {}) if report["engine"] else {}
+    labels, vs_std, err_lo, err_hi, vs_eng, targets = [], [], [], [], [], []
+    for m in METRICS:
+        if m["key"] == "idle_client" or m["workload"] not in report["workloads"]:
+            continue
+        f = figs[m["key"]]
+        labels.append(m["short"] + ("" if m["higher"] else "\n(lower is better)"))
+        r = f["ratio"]
+        vs_std.append(r if r is not None else 0.0)
+        rr = f["ratio_runs"]
+        err_lo.append(max(0.0, r - rr["min"]) if r is not None and rr else 0.0)
+        err_hi.append(max(0.0, rr["max"] - r) if r is not None and rr else 0.0)
+        eng = engine.get(m["engine"]) if m["engine"] else None
+        vs_eng.append(f["mpssl"]["median"] / eng["value"] if eng and f["mpssl"] else None)
+        targets.append(m["target"])
+    d = report["derived"]
+    if "resumed_vs_stdlib_full" in d:
+        labels.append("resumed mpssl ÷\nfull stdlib")
+        vs_std.append(d["resumed_vs_stdlib_full"])
+        err_lo.append(0.0)
+        err_hi.append(0.0)
+        vs_eng.append(None)
+        targets.append(6.0)
+    if not labels:
+        return "nothing to chart"
+
+    x = list(range(len(labels)))
+    w = 0.38
+    fig, ax = plt.subplots(figsize=(13, 5.2), dpi=110)
+    ax.bar(
+        [i - w / 2 for i in x],
+        vs_std,
+        w,
+        yerr=[err_lo, err_hi],
+        capsize=3,
+        label="mpssl / CPython ssl (median, min–max of runs)",
+        color="#3b7dd8",
+    )
+    ax.bar(
+        [i + w / 2 for i in x],
+        [v or 0.0 for v in vs_eng],
+        w,
+        label="mpssl over loopback / Rust engine in memory",
+        color="#9bbce8",
+    )
+    first = True
+    for i, t in enumerate(targets):
+        if t is None:
+            continue
+        ax.plot(
+            [i - w, i], [t, t], color="#d62728", linewidth=2.5, label="target" if first else None
+        )
+        first = False
+    ax.axhline(1.0, color="black", linewidth=1)
+    for i, v in enumerate(vs_std):
+        if v:
+            ax.annotate(
+                f"{v:.2f}",
+                (i - w / 2, v + err_hi[i]),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=8,
+            )
+    for i, v in enumerate(vs_eng):
+        if v:
+            ax.annotate(
+                f"{v:.2f}",
+                (i + w / 2, v),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=7,
+                color="#555555",
+            )
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("ratio")
+    ax.set_title(
+        f"mpssl vs CPython ssl ({report['mode']}, median of {report['runs']} runs, "
+        f"{report['machine']['cpus']} CPUs)"
+    )
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def extension_id() -> str:
+    """Short hash and time of the installed ``mpssl._mpssl`` (another engineer's
+    ``make build-dev`` can replace it during a run; the report says so)."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("mpssl._mpssl")
+    if spec is None or not spec.origin:
+        return "?"
+    path = Path(spec.origin)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(path.stat().st_mtime))
+    return f"{digest} (installed {stamp} UTC)"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small counts, one run, no Rust engine (CI smoke, < 60 s)",
+    )
+    p.add_argument("--runs", type=int, default=None, help="runs per figure (default 5; 1 quick)")
+    p.add_argument("--out", default=str(HERE / "out"), help="output directory (bench/out)")
+    p.add_argument("--no-rust", action="store_true", help="skip cargo bench (engine figures)")
+    p.add_argument("--rust", action="store_true", help="run the engine even with --quick")
+    p.add_argument(
+        "--pin", action="store_true", help="pin the server to CPU 0 and the client to CPU 1"
+    )
+    p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `python -m mpssl bench -- --quick` passes the separator on
+        argv = argv[1:]
+    args = p.parse_args(argv)
+    runs = args.runs if args.runs is not None else (1 if args.quick else 5)
+    rust = (not args.no_rust) and (args.rust or not args.quick)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logdir = out / "logs"
+    logdir.mkdir(exist_ok=True)
+    specs = workloads(args.quick)
+    if args.only:
+        keep = set(args.only.split(","))
+        specs = {k: v for k, v in specs.items() if k in keep}
+    pin = args.pin and (os.cpu_count() or 1) >= 2
+    load_before = loadavg()
+    ext_seen = extension_id()
+    started = time.monotonic()
+
+    tmp = Path(tempfile.mkdtemp(prefix="mpssl-bench-"))
+    try:
+        write_pki(tmp)
+        env = dict(os.environ)
+        env["OPENSSL_CONF"] = str(write_openssl_conf(tmp))
+        env["PYTHONUNBUFFERED"] = "1"
+        ctx: dict[str, Any] = {
+            "certdir": tmp,
+            "env": env,
+            "pin": pin,
+            "logdir": logdir,
+            "timeout": 60.0 if args.quick else 300.0,
+            "suite13": None,
+        }
+
+        # Which TLS 1.3 suite does the stdlib negotiate? mpssl is restricted to the same.
+        probe = run_pair(
+            "stdlib", {"workload": "hs13", "args": ["--seconds", "0.05", "--warmup", "0"]}, ctx
+        )
+        std_suite = probe["info"]["suite"]
+        ctx["suite13"] = std_suite.replace("_", "-")
+        stdlib_group = probe_stdlib_group(ctx, "hs13")
+        stdlib_group12 = probe_stdlib_group(ctx, "hs12")
+        print(
+            f"stdlib negotiates {probe['info']['version']} {std_suite} / "
+            f"{stdlib_group or '?'}; mpssl restricted to {ctx['suite13']}",
+            file=sys.stderr,
+        )
+
+        engine: dict[str, Any] = {}
+        if rust:
+            engine = run_engine(args.quick, ctx["suite13"], logdir)
+            if engine.get("error"):
+                print(f"engine: {engine['error']}", file=sys.stderr)
+
+        results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        tcp_runs: dict[str, list[float]] = {}
+        speeds: list[float] = []
+        speed_cipher = "aes-256-gcm" if "AES_256" in std_suite else "aes-128-gcm"
+        errors: list[str] = []
+        for run in range(runs):
+            order = IMPLS if run % 2 == 0 else tuple(reversed(IMPLS))
+            for wl, spec in specs.items():
+                for impl in order:
+                    t0 = time.monotonic()
+                    try:
+                        res = run_pair(impl, spec, ctx)
+                    except Exception as e:  # noqa: BLE001 - recorded, shown as n/a
+                        res = {"error": f"{type(e).__name__}: {e}"}
+                        errors.append(f"{wl}/{impl} run {run + 1}: {res['error']}")
+                    results.setdefault(wl, {}).setdefault(impl, []).append(res)
+                    now_ext = extension_id()
+                    if now_ext != ext_seen:
+                        errors.append(
+                            f"the installed mpssl extension changed ({ext_seen} -> {now_ext}) "
+                            f"by the end of {wl}/{impl} run {run + 1} (another build was "
+                            "installed): mpssl figures from later pairs use the new build"
+                        )
+                        ext_seen = now_ext
+                    shown = {
+                        k: (round(v, 3) if isinstance(v, float) else v)
+                        for k, v in res.items()
+                        if k != "info"
+                    }
+                    print(
+                        f"run {run + 1}/{runs} {wl:<10} {impl:<6} "
+                        f"{time.monotonic() - t0:5.1f}s {shown}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            for wl in ("hs13", "bulk16k"):
+                if wl not in specs:
+                    continue
+                try:
+                    res = run_pair("tcp", specs[wl], ctx)
+                    tcp_runs.setdefault(wl, []).append(res["value"])
+                except Exception as e:  # noqa: BLE001
+                    errors.append(f"plain TCP baseline {wl} run {run + 1}: {e}")
+            speed = openssl_speed(speed_cipher)
+            if speed is not None:
+                speeds.append(speed)
+
+        figures = collect(results)
+        for wl, values in tcp_runs.items():
+            figures[f"tcp_{wl}"] = summary(values)
+        derived: dict[str, Any] = {"speed_cipher": speed_cipher, "openssl_speed": summary(speeds)}
+        if figures["resume13"]["mpssl"] and figures["hs13"]["stdlib"]:
+            derived["resumed_vs_stdlib_full"] = (
+                figures["resume13"]["mpssl"]["median"] / figures["hs13"]["stdlib"]["median"]
+            )
+        floor = figures.get("tcp_hs13")
+        if floor and "hs13" in results:
+            above: dict[str, Any] = {}
+            for impl in IMPLS:
+                hs = figures["hs13"][impl]
+                if hs:
+                    above[impl] = 1e6 / hs["median"] - 1e6 / floor["median"]
+            derived["hs13_us_above_tcp"] = above
+        if speeds:
+            for impl, key in (("mpssl", "bulk_pct_of_openssl_speed"), ("stdlib", "stdlib_pct")):
+                b = figures["bulk16k"][impl]
+                if b:
+                    derived[key] = 100 * b["median"] / statistics.median(speeds)
+        negotiated: dict[str, dict[str, Any]] = {}
+        resumption: dict[str, dict[str, int]] = {}
+        for wl, per in results.items():
+            for impl, runs_ in per.items():
+                for r in runs_:
+                    if r.get("info"):
+                        negotiated.setdefault(wl, {})[impl] = r["info"]
+                        break
+        for impl, runs_ in results.get("resume13", {}).items():
+            ok = [r for r in runs_ if "error" not in r]
+            resumption[impl] = {
+                "reused": sum(r["reused"] for r in ok),
+                "count": sum(r["count"] for r in ok),
+            }
+            if ok and resumption[impl]["reused"] == 0:
+                errors.append(f"{impl} never resumed a session in the resume13 workload")
+        ext_after = extension_id()
+        if ext_after != ext_seen:
+            errors.append(f"the installed mpssl extension changed at the end ({ext_after})")
+        report = {
+            "extension": ext_after,
+            "mode": "quick" if args.quick else "full",
+            "runs": runs,
+            "workloads": list(specs),
+            "pin": pin,
+            "machine": machine(),
+            "load_before": load_before,
+            "load_after": loadavg(),
+            "seconds": round(time.monotonic() - started, 1),
+            "stdlib_suite": std_suite,
+            "stdlib_group": stdlib_group,
+            "stdlib_group12": stdlib_group12,
+            "mpssl_suite13": ctx["suite13"],
+            "figures": figures,
+            "derived": derived,
+            "engine": engine,
+            "negotiated": negotiated,
+            "resumption": resumption,
+            "errors": errors,
+            "raw": results,
+        }
+        md = markdown(report)
+        (out / "results.md").write_text(md)
+        (out / "results.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        problem = chart(report, out / "chart.png")
+        print(md)
+        if problem:
+            print(f"chart: {problem}", file=sys.stderr)
+        print(
+            f"wrote {out / 'results.md'}, {out / 'results.json'}"
+            f"{'' if problem else ', ' + str(out / 'chart.png')} "
+            f"in {report['seconds']} s",
+            file=sys.stderr,
+        )
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
