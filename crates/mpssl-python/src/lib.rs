@@ -16,6 +16,12 @@ mod socket;
 
 use pyo3::prelude::*;
 
+/// rustls allocates a fresh buffer for every record it decrypts; glibc's allocator returns
+/// such memory to the kernel and faults it back in, record after record. mimalloc keeps it.
+/// This allocator serves only the Rust code of this extension, not the Python process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// MicroPython's `tls` module, natively.
 #[pymodule(gil_used = false)]
 mod _mpssl {
