@@ -160,12 +160,16 @@ class MpsslImpl(Impl):
             return [TLS12_MPSSL]
         return [self.suite13] if self.suite13 else None
 
+    groups: list[str] | None = None
+
     def server_context(self) -> Any:
         ctx = self.mod.SSLContext(self.mod.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
         suites = self._suites()
         if suites:
             ctx.set_ciphers(suites)
+        if self.groups:
+            ctx.set_groups(self.groups)
         return ctx
 
     def client_context(self, resume: bool) -> Any:
@@ -174,6 +178,8 @@ class MpsslImpl(Impl):
         suites = self._suites()
         if suites:
             ctx.set_ciphers(suites)
+        if self.groups:
+            ctx.set_groups(self.groups)
         if not resume:
             # mpssl resumes per context by itself; a full-handshake workload must opt out.
             ctx.session_resumption = False
@@ -343,7 +349,10 @@ class PlainImpl(Impl):
 
 def make_impl(args: argparse.Namespace) -> Impl:
     cls = {"mpssl": MpsslImpl, "stdlib": StdlibImpl, "tcp": PlainImpl}[args.impl]
-    return cls(Path(args.certdir), args.workload == "hs12", args.suite13)
+    impl = cls(Path(args.certdir), args.workload == "hs12", args.suite13)
+    if args.groups and isinstance(impl, MpsslImpl):
+        impl.groups = args.groups.split(",")
+    return impl
 
 
 def close_quietly(obj: Any) -> None:
@@ -756,6 +765,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
     p.add_argument("--suite13", default=None, help="mpssl TLS 1.3 suite (matches the stdlib's)")
+    p.add_argument("--groups", default=None,
+                   help="mpssl key-exchange groups, comma-separated (default: mpssl's own order)")
     p.add_argument("--seconds", type=float, default=2.0, help="handshake loops: measured time")
     p.add_argument("--warmup", type=float, default=0.3, help="handshake loops: warm-up time")
     p.add_argument("--min-count", type=int, default=5)

@@ -53,8 +53,10 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
         hs = ["--seconds", "0.3", "--warmup", "0.1"]
         return {
             "hs13": {"workload": "hs13", "args": hs},
+            "hs13x": {"workload": "hs13", "args": [*hs, "--groups", "X25519"]},
             "hs12": {"workload": "hs12", "args": hs},
             "resume13": {"workload": "resume13", "args": hs},
+            "resume13x": {"workload": "resume13", "args": [*hs, "--groups", "X25519"]},
             "bulk16k": {
                 "workload": "bulk",
                 "args": [
@@ -90,8 +92,10 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
     hs = ["--seconds", "2", "--warmup", "0.3"]
     return {
         "hs13": {"workload": "hs13", "args": hs},
+        "hs13x": {"workload": "hs13", "args": [*hs, "--groups", "X25519"]},
         "hs12": {"workload": "hs12", "args": hs},
         "resume13": {"workload": "resume13", "args": hs},
+        "resume13x": {"workload": "resume13", "args": [*hs, "--groups", "X25519"]},
         "bulk16k": {
             "workload": "bulk",
             "args": [
@@ -131,6 +135,17 @@ METRICS: list[dict[str, Any]] = [
         "short": "full hs 1.3",
     },
     {
+        "key": "hs13x",
+        "label": "Full handshakes/s, TLS 1.3, X25519 on both ends (mpssl's default is X25519MLKEM768)",
+        "unit": "/s",
+        "workload": "hs13x",
+        "field": "value",
+        "higher": True,
+        "target": 3.0,
+        "engine": None,
+        "short": "full hs 1.3 X25519",
+    },
+    {
         "key": "hs12",
         "label": "Full handshakes/s, TLS 1.2 (ECDHE-ECDSA-AES128-GCM)",
         "unit": "/s",
@@ -151,6 +166,17 @@ METRICS: list[dict[str, Any]] = [
         "target": None,
         "engine": "handshake/tls13_resumed",
         "short": "resumed hs",
+    },
+    {
+        "key": "resume13x",
+        "label": "Resumed handshakes/s, TLS 1.3, X25519 on both ends",
+        "unit": "/s",
+        "workload": "resume13x",
+        "field": "value",
+        "higher": True,
+        "target": None,
+        "engine": None,
+        "short": "resumed hs X25519",
     },
     {
         "key": "bulk16k",
@@ -637,6 +663,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"{'n/a' if r is None else f'{r:.2f}×'}"
             f"{verdict(r, {'target': 6.0, 'higher': True})} | ≥ 6× | | |"
         )
+    rx = d.get("resumed_vs_stdlib_full_x25519")
+    if "resume13x" in wls and "hs13x" in wls:
+        lines.append(
+            f"| Resumed handshakes/s (mpssl) ÷ full handshakes/s (stdlib), TLS 1.3, X25519 | ratio "
+            f"| | | {'n/a' if rx is None else f'{rx:.2f}×'}"
+            f"{verdict(rx, {'target': 6.0, 'higher': True})} | ≥ 6× | | |"
+        )
     pct = d.get("bulk_pct_of_openssl_speed")
     std_pct = d.get("stdlib_pct")
     speed = d.get("openssl_speed")
@@ -973,6 +1006,11 @@ def main(argv: list[str] | None = None) -> int:
         if figures["resume13"]["mpssl"] and figures["hs13"]["stdlib"]:
             derived["resumed_vs_stdlib_full"] = (
                 figures["resume13"]["mpssl"]["median"] / figures["hs13"]["stdlib"]["median"]
+            )
+        x_res, x_full = figures.get("resume13x", {}), figures.get("hs13x", {})
+        if x_res.get("mpssl") and x_full.get("stdlib"):
+            derived["resumed_vs_stdlib_full_x25519"] = (
+                x_res["mpssl"]["median"] / x_full["stdlib"]["median"]
             )
         floor = figures.get("tcp_hs13")
         if floor and "hs13" in results:

@@ -75,6 +75,12 @@ class SSLContext:
         """The suites enabled on this context, in preference order (reference names)."""
     def set_ciphers(self, ciphers: Sequence[str | bytes], /) -> None:
         """Restrict the context to these suites (reference or IANA names), in this order."""
+    def get_groups(self) -> list[str]:
+        """Key-exchange groups offered, in preference order (X25519MLKEM768 first)."""
+    def set_groups(self, groups: list[str], /) -> None:
+        """Offer only these groups, in this order; unknown names raise ValueError."""
+    def set_ecdh_curve(self, curve_name: str, /) -> None:
+        """CPython's spelling: offer only this group (e.g. ``"X25519"``, ``"prime256v1"``)."""
     def wrap_socket(
         self,
         sock: Any,

@@ -217,6 +217,30 @@ impl Context {
             .map_err(|e| error::to_py(py, e))
     }
 
+    /// The key-exchange groups offered, in preference order.
+    fn get_groups(&self) -> Vec<&'static str> {
+        self.read().key_exchange_groups()
+    }
+
+    /// Offer only these key-exchange groups, in this order (`X25519MLKEM768`, `X25519`,
+    /// `secp256r1`/`prime256v1`, `secp384r1`). Unknown names raise `ValueError`.
+    #[pyo3(signature = (groups, /))]
+    fn set_groups(&self, groups: Vec<String>) -> PyResult<()> {
+        self.write()
+            .set_key_exchange_groups(&groups)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// CPython's `set_ecdh_curve(name)`: offer only this key-exchange group.
+    #[pyo3(signature = (curve_name, /))]
+    fn set_ecdh_curve(&self, curve_name: &str) -> PyResult<()> {
+        self.write()
+            .set_key_exchange_groups(&[curve_name])
+            .map_err(|_| {
+                PyValueError::new_err(format!("unknown elliptic curve name {curve_name:?}"))
+            })
+    }
+
     /// Wrap a connected socket (or a stream-like object) in TLS.
     #[pyo3(signature = (sock, *, server_side=None, do_handshake_on_connect=None, server_hostname=None))]
     fn wrap_socket(

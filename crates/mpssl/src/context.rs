@@ -7,10 +7,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::client::{ResolvesClientCert, Resumption};
-use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup};
 use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, ServerConfig, SignatureScheme, SupportedCipherSuite};
+use rustls::{ClientConfig, NamedGroup, ServerConfig, SignatureScheme, SupportedCipherSuite};
 use rustls_pki_types::CertificateDer;
 
 use crate::certs::{self, LoadedKey};
@@ -85,6 +85,7 @@ pub struct SslContext {
     check_common_name: bool,
     resumption: bool,
     callback: Option<Arc<dyn VerifyCallback>>,
+    groups: Vec<&'static dyn SupportedKxGroup>,
     provider: Arc<CryptoProvider>,
     built: Mutex<Option<Built>>,
 }
@@ -102,6 +103,7 @@ impl SslContext {
             check_common_name: true,
             resumption: true,
             callback: None,
+            groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
             provider: Arc::new(aws_lc_rs::default_provider()),
             built: Mutex::new(None),
         }
@@ -146,6 +148,39 @@ impl SslContext {
     pub fn set_session_resumption(&mut self, on: bool) {
         self.resumption = on;
         self.changed();
+    }
+
+    /// The key-exchange groups offered, in preference order (default: X25519MLKEM768,
+    /// X25519, secp256r1, secp384r1).
+    pub fn key_exchange_groups(&self) -> Vec<&'static str> {
+        self.groups
+            .iter()
+            .filter_map(|g| kx_name(g.name()))
+            .collect()
+    }
+
+    /// Offer only these key-exchange groups, in this order. Names: `X25519MLKEM768`,
+    /// `X25519`, `secp256r1` (`prime256v1`, `P-256`), `secp384r1` (`P-384`).
+    pub fn set_key_exchange_groups<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), Error> {
+        if names.is_empty() {
+            return Err(Error::BadConfig(
+                "the key-exchange group list is empty".into(),
+            ));
+        }
+        let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            let group = aws_lc_rs::DEFAULT_KX_GROUPS
+                .iter()
+                .find(|g| kx_name(g.name()).is_some_and(|n| kx_alias(name) == Some(n)))
+                .ok_or_else(|| Error::BadConfig(format!("unknown key-exchange group {name:?}")))?;
+            if !groups.iter().any(|g| g.name() == group.name()) {
+                groups.push(*group);
+            }
+        }
+        self.groups = groups;
+        self.changed();
+        Ok(())
     }
 
     /// Install (or remove) the verify callback for sessions created afterwards.
@@ -251,7 +286,7 @@ impl SslContext {
     fn build(&self) -> Result<Built, Error> {
         let provider = Arc::new(CryptoProvider {
             cipher_suites: self.suites.clone(),
-            kx_groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
+            kx_groups: self.groups.clone(),
             ..(*self.provider).clone()
         });
         let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
@@ -325,10 +360,33 @@ impl Clone for SslContext {
             check_common_name: self.check_common_name,
             resumption: self.resumption,
             callback: self.callback.clone(),
+            groups: self.groups.clone(),
             provider: self.provider.clone(),
             built: Mutex::new(None),
         }
     }
+}
+
+/// The name mpssl uses for a group.
+pub(crate) fn kx_name(group: NamedGroup) -> Option<&'static str> {
+    Some(match group {
+        NamedGroup::X25519MLKEM768 => "X25519MLKEM768",
+        NamedGroup::X25519 => "X25519",
+        NamedGroup::secp256r1 => "secp256r1",
+        NamedGroup::secp384r1 => "secp384r1",
+        _ => return None,
+    })
+}
+
+/// The canonical name for a group name or one of its aliases (OpenSSL's and NIST's).
+fn kx_alias(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "X25519MLKEM768" => "X25519MLKEM768",
+        "X25519" | "x25519" => "X25519",
+        "secp256r1" | "prime256v1" | "P-256" => "secp256r1",
+        "secp384r1" | "P-384" => "secp384r1",
+        _ => return None,
+    })
 }
 
 /// The context's own certificate and key, presented whenever the peer asks.

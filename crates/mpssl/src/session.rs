@@ -284,9 +284,8 @@ impl Session {
 
     /// The negotiated key-exchange group (e.g. `X25519MLKEM768`), once known.
     pub fn key_exchange_group(&self) -> Option<String> {
-        self.conn
-            .negotiated_key_exchange_group()
-            .map(|g| format!("{:?}", g.name()))
+        let group = self.conn.negotiated_key_exchange_group()?.name();
+        Some(crate::context::kx_name(group).map_or_else(|| format!("{group:?}"), str::to_owned))
     }
 
     /// True when the handshake resumed an earlier session.

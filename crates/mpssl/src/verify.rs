@@ -407,12 +407,16 @@ impl Checker {
             depth += 1;
         }
         let anchor = path.anchor();
-        let root = self.trust.ders.iter().find(|d| {
-            webpki::anchor_from_trusted_cert(d).is_ok_and(|a| {
-                a.subject == anchor.subject
-                    && a.subject_public_key_info == anchor.subject_public_key_info
-            })
-        });
+        let root = self
+            .trust
+            .anchors
+            .iter()
+            .zip(&self.trust.ders)
+            .find_map(|(a, der)| {
+                (a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info)
+                    .then_some(der)
+            });
         if let Some(root) = root {
             chain.push(root.to_vec());
             flags |= root_flags(root, depth, now_secs);
