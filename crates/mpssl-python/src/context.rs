@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGua
 
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 
 use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback, VerifyMode};
 
@@ -36,7 +36,10 @@ fn int_arg(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     if value.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err("can't convert str to int"));
     }
-    value.extract::<i64>().map_err(|_| {
+    value.extract::<i64>().map_err(|e| {
+        if value.is_instance_of::<PyInt>() {
+            return e; // OverflowError, as CPython and MicroPython raise for a too-large int
+        }
         let name = value
             .get_type()
             .name()
@@ -116,6 +119,11 @@ impl Context {
 
     #[setter]
     fn set_verify_callback(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !value.is_none() && !value.is_callable() {
+            return Err(PyTypeError::new_err(
+                "verify_callback must be callable or None",
+            ));
+        }
         let callback = if value.is_none() {
             None
         } else {
@@ -242,24 +250,17 @@ impl Context {
     }
 
     /// Wrap a connected socket (or a stream-like object) in TLS.
-    #[pyo3(signature = (sock, *, server_side=None, do_handshake_on_connect=None, server_hostname=None))]
+    #[pyo3(signature = (sock, *, server_side=Truthy(false), do_handshake_on_connect=Truthy(true), server_hostname=None))]
     fn wrap_socket(
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
-        server_side: Option<&Bound<'_, PyAny>>,
-        do_handshake_on_connect: Option<&Bound<'_, PyAny>>,
+        server_side: Truthy,
+        do_handshake_on_connect: Truthy,
         server_hostname: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<SslSocket>> {
         let py = slf.py();
-        // Python truthiness, as the reference (1, "yes", … are accepted).
-        let server_side = match server_side {
-            Some(v) => v.is_truthy()?,
-            None => false,
-        };
-        let handshake_now = match do_handshake_on_connect {
-            Some(v) => v.is_truthy()?,
-            None => true,
-        };
+        let server_side = server_side.0;
+        let handshake_now = do_handshake_on_connect.0;
         let hostname = match server_hostname {
             None => None,
             Some(h) if h.is_none() => None,
@@ -327,6 +328,17 @@ impl VerifyCallback for PyVerifyCallback {
                 code => Err(CallbackAbort::Code(code)),
             }
         })
+    }
+}
+
+/// A flag argument read with Python truthiness, as the reference reads them (1, "yes", None…).
+pub(crate) struct Truthy(pub(crate) bool);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Truthy {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        obj.is_truthy().map(Self)
     }
 }
 

@@ -69,6 +69,17 @@ impl Write for Transport {
         }
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Fd(fd) => fd.write_vectored(bufs),
+            // One Python call for the whole flight.
+            Self::Object(obj) => {
+                let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                obj.write(&joined)
+            }
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -134,6 +145,23 @@ impl Write for FdSocket {
                     buf.len(),
                     libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                 )
+            }
+        })
+    }
+
+    /// One `sendmsg` for all of `bufs`: rustls hands over a whole flight of handshake
+    /// messages at once, and sending them in one segment keeps Nagle's algorithm from holding
+    /// the later ones back for the peer's delayed acknowledgement.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.io(|fd| {
+            // SAFETY: an all-zero msghdr is a valid empty message. `msg_iov` points at `bufs`,
+            // whose IoSlice is ABI-compatible with `struct iovec` (std guarantees it on Unix),
+            // and every slice stays borrowed for the whole call; sendmsg only reads them.
+            unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+                msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+                libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
             }
         })
     }

@@ -151,10 +151,19 @@ impl SslSocket {
         }
         let n = take(session)?;
         let mut out = vec![0u8; n];
-        match session.read_plaintext(&mut out) {
-            Ok(Some(k)) if k == n => Some(out),
-            _ => None,
+        let mut got = 0;
+        while got < n {
+            match session.read_plaintext(&mut out[got..]) {
+                Ok(Some(k)) if k > 0 => got += k,
+                _ => break,
+            }
         }
+        if got == n {
+            return Some(out);
+        }
+        // Not all there after all: give back what was taken, and let the slow path run.
+        session.unread(&out[..got]);
+        None
     }
 
     /// Complete the handshake, waiting on the transport even when it is non-blocking (as the

@@ -88,6 +88,9 @@ pub fn parse_private_key(data: &[u8], provider: &CryptoProvider) -> Result<Loade
         PrivateKeyDer::from_pem_slice(data)
             .map_err(|e| Error::InvalidKey(format!("no usable private key in the PEM data: {e}")))?
     } else {
+        if is_encrypted_pkcs8(data) {
+            return Err(Error::InvalidKey("encrypted keys are not supported".into()));
+        }
         PrivateKeyDer::try_from(data.to_vec())
             .map_err(|e| Error::InvalidKey(format!("not a DER private key: {e}")))?
     };
@@ -106,6 +109,18 @@ pub fn parse_private_key(data: &[u8], provider: &CryptoProvider) -> Result<Loade
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// True for a DER `EncryptedPrivateKeyInfo` (RFC 5958): SEQUENCE { AlgorithmIdentifier
+/// SEQUENCE, OCTET STRING }, where an unencrypted key starts with an INTEGER version.
+fn is_encrypted_pkcs8(der: &[u8]) -> bool {
+    let Some((0x30, body, _)) = der_next(der) else {
+        return false;
+    };
+    let Some((0x30, _algorithm, rest)) = der_next(body) else {
+        return false;
+    };
+    matches!(der_next(rest), Some((0x04, _, _)))
 }
 
 /// Parse a DER header: (tag, header length, content length).

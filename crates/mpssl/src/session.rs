@@ -30,6 +30,12 @@ pub struct Session {
     closed: bool,
     /// `Some(clean)` once the peer has ended the stream after the handshake.
     eof: Option<bool>,
+    /// Plaintext given back by a stream read that failed without ending the session (a
+    /// time-out), served before anything else so that nothing is lost.
+    unread: Vec<u8>,
+    /// A fatal error found after plaintext that arrived before it: raised once that plaintext
+    /// has been read (as CPython does), so good data before a bad record is not lost.
+    deferred: Option<Error>,
 }
 
 impl Session {
@@ -52,6 +58,8 @@ impl Session {
             sticky: None,
             closed: false,
             eof: None,
+            unread: Vec::new(),
+            deferred: None,
         };
         session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
         Ok(session)
@@ -93,12 +101,20 @@ impl Session {
     /// reached EOF. A transport that would block gives [`Error::WouldBlock`].
     pub fn read_tls(&mut self, rd: &mut dyn Read) -> Result<usize, Error> {
         self.check()?;
+        if let Some(e) = self.deferred.take() {
+            return Err(self.fail(e));
+        }
         let n = match self.conn.read_tls(rd) {
             Ok(n) => n,
             Err(e) => return Err(self.fail(Error::from_transport(e))),
         };
         if let Err(e) = self.conn.process_new_packets() {
-            return Err(self.fail(Error::from(e)));
+            let e = Error::from(e);
+            if self.pending() > 0 {
+                self.deferred = Some(e);
+                return Ok(n.max(1));
+            }
+            return Err(self.fail(e));
         }
         if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
             self.eof = Some(false);
@@ -142,6 +158,12 @@ impl Session {
     /// plaintext yet, more ciphertext is needed.
     pub fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         self.check()?;
+        if !self.unread.is_empty() {
+            let n = buf.len().min(self.unread.len());
+            buf[..n].copy_from_slice(&self.unread[..n]);
+            self.unread.drain(..n);
+            return Ok(Some(n));
+        }
         match self.conn.reader().read(buf) {
             Ok(0) if !buf.is_empty() => {
                 self.eof = Some(true);
@@ -160,6 +182,17 @@ impl Session {
         limit: usize,
     ) -> Result<Until, Error> {
         self.check()?;
+        if !self.unread.is_empty() {
+            let room = limit.saturating_sub(out.len());
+            let window = &self.unread[..self.unread.len().min(room)];
+            let (take, found) = match window.iter().position(|&b| b == delim) {
+                Some(i) => (i + 1, true),
+                None => (window.len(), false),
+            };
+            out.extend_from_slice(&window[..take]);
+            self.unread.drain(..take);
+            return Ok(if found { Until::Found } else { Until::Copied });
+        }
         let mut reader = self.conn.reader();
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
@@ -186,6 +219,10 @@ impl Session {
     }
 
     fn no_plaintext(&mut self, e: io::Error) -> Result<Option<usize>, Error> {
+        if let Some(deferred) = self.deferred.take() {
+            // Everything that arrived before the failure has been read: now report it.
+            return Err(self.fail(deferred));
+        }
         match e.kind() {
             io::ErrorKind::WouldBlock => Ok(None),
             io::ErrorKind::UnexpectedEof if self.conn.is_handshaking() => {
@@ -202,6 +239,9 @@ impl Session {
     /// Queue plaintext for sending; returns how much was taken (0 when the buffer is full).
     pub fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
         self.check()?;
+        if let Some(e) = self.deferred.take() {
+            return Err(self.fail(e));
+        }
         self.conn
             .writer()
             .write(buf)
@@ -212,6 +252,9 @@ impl Session {
     /// front of the decrypted plaintext, without consuming it; `None` when the buffered
     /// plaintext does not yet hold one. Only the first buffered chunk is examined.
     pub fn buffered_line_len(&mut self, delim: u8, limit: usize) -> Option<usize> {
+        if !self.unread.is_empty() {
+            return None;
+        }
         let chunk = self.conn.reader().into_first_chunk().ok()?;
         let window = &chunk[..chunk.len().min(limit)];
         match window.iter().position(|&b| b == delim) {
@@ -223,10 +266,25 @@ impl Session {
 
     /// Decrypted bytes waiting to be read.
     pub fn pending(&mut self) -> usize {
+        if !self.unread.is_empty() {
+            return self.unread.len();
+        }
         match self.conn.reader().fill_buf() {
             Ok(chunk) => chunk.len(),
             Err(_) => 0,
         }
+    }
+
+    /// Give plaintext back: the next reads return `data` first. Used by stream reads that
+    /// fail without ending the session (a time-out) after taking some bytes.
+    pub fn unread(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut joined = Vec::with_capacity(data.len() + self.unread.len());
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(&self.unread);
+        self.unread = joined;
     }
 
     /// Queue a close_notify alert (once), if the handshake completed without error.

@@ -309,7 +309,7 @@ pub fn read_stream<D: Driver>(driver: &mut D, buf: &mut [u8]) -> Result<Option<u
             Ok(n) => got += n,
             Err(Error::WouldBlock) if got == 0 => return Ok(None),
             Err(Error::WouldBlock) => break,
-            Err(e) => return Err(e),
+            Err(e) => return Err(give_back(driver, &buf[..got], e)),
         }
     }
     Ok(Some(got))
@@ -338,7 +338,7 @@ pub fn read_stream_to_vec<D: Driver>(driver: &mut D, n: usize) -> Result<Option<
                 }
                 break;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(give_back(driver, &out[..start], e)),
         }
     }
     Ok(Some(out))
@@ -358,8 +358,22 @@ pub fn read_line<D: Driver>(
         Ok(_) => Ok(Some(line)),
         Err(Error::WouldBlock) if line.is_empty() => Ok(None),
         Err(Error::WouldBlock) => Ok(Some(line)),
-        Err(e) => Err(e),
+        Err(e) => Err(give_back(driver, &line, e)),
     }
+}
+
+/// A stream read failed after taking `taken`: when the session lives on (a time-out, an
+/// interrupted wait), give the bytes back so the next read returns them; else drop them with
+/// the session. Returns `e`.
+fn give_back<D: Driver>(driver: &mut D, taken: &[u8], e: Error) -> Error {
+    if !taken.is_empty() && !e.is_fatal() {
+        // The step only touches memory: it cannot block or fail.
+        let _ = driver.step(&mut |s| {
+            s.session_mut().unread(taken);
+            Ok(())
+        });
+    }
+    e
 }
 
 /// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent.
