@@ -283,8 +283,6 @@ def test_warning_alert_then_eof_during_handshake(harness: Harness, ca: pki.Cert)
     assert elapsed < BOUND
 
 
-@pytest.mark.xfail(reason="BUG: close_notify during the handshake is ignored; the handshake "
-                   "waits for more data (until the time-out, forever when blocking)", strict=True)
 def test_close_notify_alert_during_handshake(harness: Harness, ca: pki.Cert) -> None:
     """close_notify before the handshake completes (the peer keeps the TCP connection open):
     the handshake cannot finish, so it must end now, as CONN_EOF (the reference's code for a

@@ -36,6 +36,8 @@ pub struct Session {
     /// A fatal error found after plaintext that arrived before it: raised once that plaintext
     /// has been read (as CPython does), so good data before a bad record is not lost.
     deferred: Option<Error>,
+    /// Watches handshake records for a plaintext close_notify (see [`CloseWatch`]).
+    close_watch: CloseWatch,
 }
 
 impl Session {
@@ -60,6 +62,7 @@ impl Session {
             eof: None,
             unread: Vec::new(),
             deferred: None,
+            close_watch: CloseWatch::default(),
         };
         session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
         Ok(session)
@@ -104,7 +107,16 @@ impl Session {
         if let Some(e) = self.deferred.take() {
             return Err(self.fail(e));
         }
-        let n = match self.conn.read_tls(rd) {
+        let read = if self.conn.is_handshaking() {
+            let mut tee = Tee {
+                inner: rd,
+                watch: &mut self.close_watch,
+            };
+            self.conn.read_tls(&mut tee)
+        } else {
+            self.conn.read_tls(rd)
+        };
+        let n = match read {
             Ok(n) => n,
             Err(e) => return Err(self.fail(Error::from_transport(e))),
         };
@@ -115,6 +127,10 @@ impl Session {
                 return Ok(n.max(1));
             }
             return Err(self.fail(e));
+        }
+        if self.close_watch.seen && self.conn.is_handshaking() {
+            // The peer ended the connection before the handshake finished.
+            return Err(self.fail(Error::HandshakeEof));
         }
         if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
             self.eof = Some(false);
@@ -365,6 +381,78 @@ impl Session {
     }
 }
 
+/// Notices a plaintext close_notify alert among the handshake's records.
+///
+/// Before the protocol version is agreed, rustls takes a close_notify for a TLS 1.2 warning
+/// and keeps waiting for the handshake to go on, so a peer that sends one and keeps the
+/// connection open would stall the handshake until a time-out. Only record headers are parsed
+/// (bodies are skipped), and only while the handshake runs; a close_notify sent after the
+/// keys are in use is encrypted and handled by rustls.
+#[derive(Debug, Default)]
+struct CloseWatch {
+    header: [u8; 5],
+    header_len: usize,
+    /// Body bytes of the current record still to skip.
+    body_left: usize,
+    /// The current record is a two-byte alert; its body so far.
+    alert: Option<[u8; 2]>,
+    alert_len: usize,
+    seen: bool,
+}
+
+impl CloseWatch {
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let take = self.body_left.min(bytes.len());
+                if let Some(body) = self.alert.as_mut() {
+                    for &b in &bytes[..take] {
+                        if let Some(slot) = body.get_mut(self.alert_len) {
+                            *slot = b;
+                        }
+                        self.alert_len += 1;
+                    }
+                }
+                self.body_left -= take;
+                bytes = &bytes[take..];
+                if self.body_left == 0 {
+                    // level 1 (warning), description 0 (close_notify)
+                    if self.alert == Some([1, 0]) {
+                        self.seen = true;
+                    }
+                    self.alert = None;
+                }
+                continue;
+            }
+            // `header_len` is below 5 here (reset to 0 on reaching 5) and `bytes` is not empty.
+            self.header[self.header_len] = bytes[0];
+            self.header_len += 1;
+            bytes = &bytes[1..];
+            if self.header_len == self.header.len() {
+                self.header_len = 0;
+                let len = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                self.body_left = len;
+                self.alert = (self.header[0] == 21 && len == 2).then_some([0xff, 0xff]);
+                self.alert_len = 0;
+            }
+        }
+    }
+}
+
+/// A reader that shows the bytes it passes on to a [`CloseWatch`].
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    watch: &'a mut CloseWatch,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.watch.scan(&buf[..n.min(buf.len())]);
+        Ok(n)
+    }
+}
+
 /// What [`Session::read_plaintext_until`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
@@ -389,4 +477,30 @@ fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
     }
     ServerName::try_from(name.to_owned())
         .map_err(|_| Error::InvalidHostname(format!("{name:?} is not a DNS name or IP address")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CloseWatch;
+
+    #[test]
+    fn close_watch_sees_a_split_close_notify() {
+        let mut watch = CloseWatch::default();
+        // A handshake record (type 22, 3 bytes), then a close_notify alert split in three.
+        watch.scan(&[22, 3, 3, 0, 3, 9, 9, 9, 21, 3]);
+        assert!(!watch.seen);
+        watch.scan(&[3, 0, 2, 1]);
+        assert!(!watch.seen);
+        watch.scan(&[0]);
+        assert!(watch.seen);
+    }
+
+    #[test]
+    fn close_watch_ignores_other_alerts_and_bodies() {
+        let mut watch = CloseWatch::default();
+        // A fatal alert, and a record whose body merely contains the bytes of a close_notify.
+        watch.scan(&[21, 3, 3, 0, 2, 2, 40]);
+        watch.scan(&[23, 3, 3, 0, 7, 21, 3, 3, 0, 2, 1, 0]);
+        assert!(!watch.seen);
+    }
 }
