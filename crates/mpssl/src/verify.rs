@@ -459,6 +459,28 @@ impl Checker {
         }
     }
 
+    /// Verify a TLS 1.2 handshake signature (in every verify mode: proof of key possession).
+    fn tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs);
+        self.signature_result(cert, result)
+    }
+
+    /// Verify a TLS 1.3 handshake signature (in every verify mode: proof of key possession).
+    fn tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs);
+        self.signature_result(cert, result)
+    }
+
     fn signature_result(
         &self,
         cert: &CertificateDer<'_>,
@@ -637,8 +659,7 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs);
-        self.checker.signature_result(cert, result)
+        self.checker.tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -647,8 +668,7 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs);
-        self.checker.signature_result(cert, result)
+        self.checker.tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -702,8 +722,7 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let result = rustls::crypto::verify_tls12_signature(message, cert, dss, &self.checker.algs);
-        self.checker.signature_result(cert, result)
+        self.checker.tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -712,8 +731,7 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let result = rustls::crypto::verify_tls13_signature(message, cert, dss, &self.checker.algs);
-        self.checker.signature_result(cert, result)
+        self.checker.tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
