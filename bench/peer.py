@@ -17,7 +17,7 @@ Workloads (both implementations run the same code path; only the TLS calls diffe
     and host name), the server writes one byte, the client reads it, both close. The client
     never offers a session (mpssl: ``session_resumption = False`` on the client context;
     stdlib: no ``session=``).
-``resume13``
+``resume13``, ``resume12``
     The same, with TLS 1.3 resumption: mpssl resumes per context by itself; the stdlib client
     passes the previous connection's ``session`` (read after the one-byte read, so the
     session ticket has arrived).
@@ -349,7 +349,7 @@ class PlainImpl(Impl):
 
 def make_impl(args: argparse.Namespace) -> Impl:
     cls = {"mpssl": MpsslImpl, "stdlib": StdlibImpl, "tcp": PlainImpl}[args.impl]
-    impl = cls(Path(args.certdir), args.workload == "hs12", args.suite13)
+    impl = cls(Path(args.certdir), args.workload in ("hs12", "resume12"), args.suite13)
     if args.groups and isinstance(impl, MpsslImpl):
         impl.groups = args.groups.split(",")
     return impl
@@ -541,7 +541,7 @@ def connect(port: int) -> socket.socket:
 
 
 def client_handshakes(impl: Impl, args: argparse.Namespace) -> dict[str, Any]:
-    resume = args.workload == "resume13"
+    resume = args.workload in ("resume13", "resume12")
     ctx = impl.client_context(resume=resume)
     session: Any = None
     info: dict[str, Any] = {}
@@ -740,6 +740,7 @@ SERVERS = {
     "hs13": serve_handshakes,
     "hs12": serve_handshakes,
     "resume13": serve_handshakes,
+    "resume12": serve_handshakes,
     "bulk": serve_bulk,
     "readline": serve_readline,
     "idle": serve_idle,
@@ -749,6 +750,7 @@ CLIENTS = {
     "hs13": client_handshakes,
     "hs12": client_handshakes,
     "resume13": client_handshakes,
+    "resume12": client_handshakes,
     "bulk": client_bulk,
     "readline": client_readline,
     "idle": client_idle,

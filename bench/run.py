@@ -57,6 +57,8 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
             "hs12": {"workload": "hs12", "args": hs},
             "resume13": {"workload": "resume13", "args": hs},
             "resume13x": {"workload": "resume13", "args": [*hs, "--groups", "X25519"]},
+        "resume12": {"workload": "resume12", "args": hs},
+            "resume12": {"workload": "resume12", "args": hs},
             "bulk16k": {
                 "workload": "bulk",
                 "args": [
@@ -96,6 +98,7 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
         "hs12": {"workload": "hs12", "args": hs},
         "resume13": {"workload": "resume13", "args": hs},
         "resume13x": {"workload": "resume13", "args": [*hs, "--groups", "X25519"]},
+        "resume12": {"workload": "resume12", "args": hs},
         "bulk16k": {
             "workload": "bulk",
             "args": [
@@ -177,6 +180,17 @@ METRICS: list[dict[str, Any]] = [
         "target": None,
         "engine": None,
         "short": "resumed hs X25519",
+    },
+    {
+        "key": "resume12",
+        "label": "Resumed handshakes/s, TLS 1.2 (session tickets / IDs: no key exchange)",
+        "unit": "/s",
+        "workload": "resume12",
+        "field": "value",
+        "higher": True,
+        "target": None,
+        "engine": None,
+        "short": "resumed hs 1.2",
     },
     {
         "key": "bulk16k",
@@ -670,6 +684,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"| | | {'n/a' if rx is None else f'{rx:.2f}×'}"
             f"{verdict(rx, {'target': 6.0, 'higher': True})} | ≥ 6× | | |"
         )
+    r12 = d.get("resumed12_vs_stdlib_full12")
+    if "resume12" in wls and "hs12" in wls:
+        lines.append(
+            f"| Resumed handshakes/s (mpssl) ÷ full handshakes/s (stdlib), TLS 1.2 | ratio "
+            f"| | | {'n/a' if r12 is None else f'{r12:.2f}×'}"
+            f"{verdict(r12, {'target': 6.0, 'higher': True})} | ≥ 6× | | |"
+        )
     pct = d.get("bulk_pct_of_openssl_speed")
     std_pct = d.get("stdlib_pct")
     speed = d.get("openssl_speed")
@@ -1006,6 +1027,11 @@ def main(argv: list[str] | None = None) -> int:
         if figures["resume13"]["mpssl"] and figures["hs13"]["stdlib"]:
             derived["resumed_vs_stdlib_full"] = (
                 figures["resume13"]["mpssl"]["median"] / figures["hs13"]["stdlib"]["median"]
+            )
+        r12, f12 = figures.get("resume12", {}), figures.get("hs12", {})
+        if r12.get("mpssl") and f12.get("stdlib"):
+            derived["resumed12_vs_stdlib_full12"] = (
+                r12["mpssl"]["median"] / f12["stdlib"]["median"]
             )
         x_res, x_full = figures.get("resume13x", {}), figures.get("hs13x", {})
         if x_res.get("mpssl") and x_full.get("stdlib"):
