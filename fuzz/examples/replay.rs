@@ -1,0 +1,55 @@
+//! Replays inputs through a target without libFuzzer and says how each session ended:
+//! `cd fuzz && cargo run --example replay -- <certs|client|server|ciphers> FILE...`.
+//! Useful to triage an artifact (a panic shows its backtrace with `RUST_BACKTRACE=1`) and to see
+//! how far the seeds get.
+
+use mpssl::{certs, ciphers, Session};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let target = args
+        .next()
+        .ok_or("usage: replay <certs|client|server|ciphers> FILE...")?;
+    for path in args {
+        let data = std::fs::read(&path)?;
+        println!("{path} ({} bytes)", data.len());
+        match target.as_str() {
+            "client" | "server" => {
+                let (contexts, name) = if target == "client" {
+                    (mpssl_fuzz::client_contexts(), Some("localhost"))
+                } else {
+                    (mpssl_fuzz::server_contexts(), None)
+                };
+                for (ctx, mode) in contexts.iter().zip(["CERT_NONE", "CERT_REQUIRED"]) {
+                    let mut session = Session::new(ctx, name)?;
+                    let end = mpssl_fuzz::drive(&mut session, &data);
+                    println!(
+                        "  {mode}: handshaking={} version={:?} -> {}",
+                        session.is_handshaking(),
+                        session.protocol_version(),
+                        end.map_or("no error".into(), |e| format!("{e} ({e:?})"))
+                    );
+                }
+            }
+            "certs" => {
+                println!(
+                    "  certificates: {:?}",
+                    certs::parse_certificates(&data).map(|c| c.len())
+                );
+                let provider = rustls::crypto::aws_lc_rs::default_provider();
+                let key = certs::parse_private_key(&data, &provider);
+                println!("  key: {:?}", key.map(|_| "loaded"));
+            }
+            "ciphers" => {
+                let text = String::from_utf8_lossy(&data);
+                let names: Vec<&str> = text.split([':', ',', ' ', '\0']).collect();
+                println!(
+                    "  {:?}",
+                    ciphers::parse_suite_names(&names).map(|s| s.len())
+                );
+            }
+            other => return Err(format!("unknown target {other}").into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Shared by the session fuzz targets: fixed certificates (made once per process) and the loop
+//! that feeds fuzzer bytes into a [`Session`] as if they came from the peer.
+
+use std::sync::OnceLock;
+
+use mpssl::{Protocol, Session, SslContext, Until, VerifyMode};
+
+/// A CA and a `localhost` leaf it signed (DER), plus the leaf's key (PKCS#8 DER).
+pub struct Pki {
+    /// The CA certificate.
+    pub ca: Vec<u8>,
+    /// The leaf certificate (`localhost`, `127.0.0.1`).
+    pub leaf: Vec<u8>,
+    /// The leaf's private key.
+    pub key: Vec<u8>,
+}
+
+/// The process's fixed PKI, generated on first use with rcgen (ECDSA P-256).
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mpssl fuzz CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("leaf");
+        let leaf = params.signed_by(&key, &issuer).expect("leaf cert");
+        Pki {
+            ca: ca.der().to_vec(),
+            leaf: leaf.der().to_vec(),
+            key: key.serialize_der(),
+        }
+    })
+}
+
+/// The client contexts of the `client` target: `CERT_NONE` (reaches past certificate checks),
+/// and `CERT_REQUIRED` against the fixed CA (the verifier sees whatever certificates the input
+/// carries, e.g. in a TLS 1.2 flight). Session resumption is off, so that no ticket or session
+/// ID from one run changes the next.
+pub fn client_contexts() -> &'static [SslContext; 2] {
+    static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
+    CONTEXTS.get_or_init(|| {
+        let mut none = SslContext::new(Protocol::Client);
+        none.set_verify_mode(VerifyMode::None);
+        none.set_session_resumption(false);
+        let mut required = SslContext::new(Protocol::Client);
+        required.set_session_resumption(false);
+        required.load_verify_locations(&pki().ca).expect("fixed CA");
+        [none, required]
+    })
+}
+
+/// The server contexts of the `server` target, both with the fixed `localhost` certificate:
+/// `CERT_NONE`, and `CERT_REQUIRED` against the fixed CA (asks for a client certificate).
+/// Resumption stays on (the default), so tickets and session IDs in the input are looked up.
+pub fn server_contexts() -> &'static [SslContext; 2] {
+    static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
+    CONTEXTS.get_or_init(|| {
+        let pki = pki();
+        let mut none = SslContext::new(Protocol::Server);
+        none.load_cert_chain(&pki.leaf, &pki.key)
+            .expect("fixed cert");
+        let mut required = SslContext::new(Protocol::Server);
+        required
+            .load_cert_chain(&pki.leaf, &pki.key)
+            .expect("fixed cert");
+        required.load_verify_locations(&pki.ca).expect("fixed CA");
+        required.set_verify_mode(VerifyMode::Required);
+        [none, required]
+    })
+}
+
+/// Feed `data` to `session` as bytes from the peer, in chunks whose size depends on the input
+/// (whole, 1 byte, or 700 bytes), exercising every call a socket would make in between:
+/// taking output, reading plaintext (whole and line-wise), writing plaintext once the handshake
+/// is done, the getters, and finally EOF and close_notify. Errors end the feeding; they are
+/// expected. Anything else (a panic, an abort, a hang) is a bug.
+///
+/// Returns the first error the session failed with, if any (for `examples/replay.rs`).
+pub fn drive(session: &mut Session, data: &[u8]) -> Option<mpssl::Error> {
+    let step = match data.len() % 3 {
+        0 => data.len().max(1),
+        1 => 1,
+        _ => 700,
+    };
+    let _ = session.take_tls();
+    let mut buf = [0u8; 2048];
+    let mut line = Vec::new();
+    let mut failed = None;
+    for chunk in data.chunks(step) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            match session.feed(rest) {
+                Ok(0) => break,
+                Ok(n) => rest = &rest[n..],
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            let _ = session.take_tls();
+            let _ = session.read_plaintext(&mut buf);
+            line.clear();
+            let _ = matches!(
+                session.read_plaintext_until(b'\n', &mut line, 100),
+                Ok(Until::Found)
+            );
+            if !session.is_handshaking() {
+                let _ = session.write_plaintext(b"GET / HTTP/1.0\r\n\r\n");
+                let _ = session.take_tls();
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
+    let _ = (
+        session.cipher_name(),
+        session.protocol_version(),
+        session.cipher_bits(),
+        session.key_exchange_group(),
+        session.session_reused(),
+        session.peer_certificates().map(<[_]>::len),
+        session.sni_hostname().map(str::len),
+        session.is_invalid(),
+    );
+    let _ = session.pending();
+    // The peer goes away: transport EOF, then our close_notify.
+    let _ = session.feed(&[]);
+    let _ = session.read_plaintext(&mut buf);
+    let _ = session.eof_was_clean();
+    session.send_close_notify();
+    let _ = session.take_tls();
+    session.mark_closed();
+    let _ = session.take_tls();
+    failed
+}
