@@ -862,7 +862,7 @@ def chart(report: dict[str, Any], path: Path) -> str | None:
                 color="#555555",
             )
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xticklabels(labels, fontsize=8, rotation=30, ha="right")
     ax.set_ylabel("ratio")
     ax.set_title(
         f"mpssl vs CPython ssl ({report['mode']}, median of {report['runs']} runs, "
