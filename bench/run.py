@@ -57,7 +57,6 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
             "hs12": {"workload": "hs12", "args": hs},
             "resume13": {"workload": "resume13", "args": hs},
             "resume13x": {"workload": "resume13", "args": [*hs, "--groups", "X25519"]},
-        "resume12": {"workload": "resume12", "args": hs},
             "resume12": {"workload": "resume12", "args": hs},
             "bulk16k": {
                 "workload": "bulk",

@@ -7,9 +7,8 @@ import ssl
 import threading
 from typing import Any
 
-import pytest
-
 import mpssl
+import pytest
 
 TIMEOUT = 10
 

@@ -4,9 +4,9 @@ Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handli
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any, final
 
 from typing_extensions import Buffer, disjoint_base
-from typing import Any, final
 
 __all__ = [
     "CERT_NONE",
