@@ -4,7 +4,7 @@ Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handli
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, final
+from typing import Any, Self, final
 
 from typing_extensions import Buffer, disjoint_base
 
@@ -39,7 +39,7 @@ class SSLContext:
     wrapped with (Difference to MicroPython: later changes do not reach existing sockets).
     """
 
-    def __new__(cls, protocol: int, /) -> SSLContext: ...
+    def __new__(cls, protocol: int, /) -> Self: ...
     @property
     def protocol(self) -> int:
         """The ``PROTOCOL_*`` value this context was made with."""
