@@ -154,17 +154,7 @@ impl<T: Read + Write> TlsStream<T> {
                     return Ok(n);
                 }
             }
-            if self.session.wants_write() {
-                match self.flush_tls() {
-                    Ok(()) => {}
-                    // After the handshake, reading need not wait for our writes to drain.
-                    Err(Error::WouldBlock) if !self.session.is_handshaking() => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.fill()? == 0 && self.session.is_handshaking() {
-                return Err(self.session.fail(Error::HandshakeEof));
-            }
+            self.read_step()?;
         }
     }
 
@@ -229,6 +219,7 @@ impl<T: Read + Write> TlsStream<T> {
         if self.session.wants_write() {
             match self.flush_tls() {
                 Ok(()) => {}
+                // After the handshake, reading need not wait for our writes to drain.
                 Err(Error::WouldBlock) if !self.session.is_handshaking() => {}
                 Err(e) => return Err(e),
             }
