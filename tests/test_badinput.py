@@ -7,9 +7,6 @@ Messages follow the reference where it has one (``invalid key``/``invalid cert``
 "Differences"; ``crates/mpssl-python/src/error.rs``). The parser's reason for a rejected key
 or certificate is attached as an exception note (``__notes__``); rows check part of it where
 it tells the user something (encrypted, PEM section, size).
-
-Rows marked ``xfail`` are where mpssl differs from what a careful user expects; the row states
-the expectation, and ``xfail_strict`` makes it fail loudly once mpssl is fixed.
 """
 
 from __future__ import annotations
@@ -174,7 +171,6 @@ class Row:
     prefix: bool = False
     note: str | None = None
     ok: Callable[[Any, Env], bool] | None = None
-    xfail: str | None = None
 
 
 def lcc(cert: Callable[[Env], Any], key: Callable[[Env], Any]) -> Callable[[Env], Any]:
@@ -638,8 +634,7 @@ def _check(row: Row, e: BaseException) -> None:
 
 def _params() -> Iterator[Any]:
     for row in ROWS:
-        marks = [pytest.mark.xfail(reason=row.xfail, strict=True)] if row.xfail else []
-        yield pytest.param(row, id=row.id, marks=marks)
+        yield pytest.param(row, id=row.id)
 
 
 @pytest.fixture
