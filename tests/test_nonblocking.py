@@ -156,6 +156,43 @@ def test_pending_buffered_plaintext(
     assert time.monotonic() - t0 < QUICK
 
 
+def test_pending_counts_records_read_ahead(
+    tls_pair: Pair, server_ctx: mpssl.SSLContext, client_ctx: mpssl.SSLContext
+) -> None:
+    # One socket read takes several records; pending() must report the ones not yet
+    # decrypted, or a caller that selects when pending() is 0 would wait forever.
+    cli, srv = nonblocking_pair(tls_pair, server_ctx, client_ctx)
+    record = 16 * 1024
+    payload = bytes(i % 251 for i in range(2 * record))
+    srv.setblocking(True)
+    assert srv.write(payload) == len(payload)  # two full records
+    got = bytearray()
+    deadline = time.monotonic() + 5
+    while len(got) < record:  # exactly the first record, however it arrives
+        wait_for(cli, selectors.EVENT_READ)
+        chunk = cli.read(record - len(got))
+        if chunk:
+            got += chunk
+        assert time.monotonic() < deadline
+    assert bytes(got) == payload[:record]
+    with selectors.DefaultSelector() as sel:
+        sel.register(cli.fileno(), selectors.EVENT_READ)
+        on_the_wire = bool(sel.select(0.2))
+    if not on_the_wire:  # the second record was read ahead with the first
+        assert cli.pending() == record
+    rest = bytearray()
+    while len(rest) < record:
+        if not cli.pending():
+            wait_for(cli, selectors.EVENT_READ)
+        chunk = cli.read(record)
+        if chunk:
+            rest += chunk
+        assert time.monotonic() < deadline
+    assert bytes(rest) == payload[record:]
+    assert cli.pending() == 0
+    assert cli.read(1) is None
+
+
 def test_readline_nonblocking_partial(
     tls_pair: Pair, server_ctx: mpssl.SSLContext, client_ctx: mpssl.SSLContext
 ) -> None:
