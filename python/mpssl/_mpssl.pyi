@@ -37,6 +37,9 @@ class SSLContext:
     ``PROTOCOL_TLS_SERVER`` (starts at ``CERT_NONE``). rustls configurations are built once and
     reused by every socket until the context changes; a socket keeps the configuration it was
     wrapped with (Difference to MicroPython: later changes do not reach existing sockets).
+    A configuration remembers up to 16 peer chains that passed every ``CERT_REQUIRED`` check
+    (exact bytes, host name, direction) and then re-checks only their dates; the handshake
+    signature is verified every time, and a context with a ``verify_callback`` remembers none.
     """
 
     def __new__(cls, protocol: int, /) -> Self: ...

@@ -66,6 +66,11 @@ pub(crate) enum Built {
 
 /// The TLS configuration shared by sockets: MicroPython's `SSLContext`.
 ///
+/// The rustls configurations are built on first use and shared until the context changes.
+/// Each remembers up to 16 peer chains that passed every `CERT_REQUIRED` check and then
+/// re-checks only their dates (see the `verified` module); handshake signatures are verified
+/// every time.
+///
 /// ```
 /// use mpssl::{Protocol, SslContext, VerifyMode};
 ///

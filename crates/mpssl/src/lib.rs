@@ -59,6 +59,7 @@ mod error;
 pub mod peer;
 mod session;
 pub mod stream;
+mod verified;
 mod verify;
 
 pub use context::{Protocol, SslContext};

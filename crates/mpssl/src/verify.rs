@@ -22,6 +22,7 @@ use x509_parser::extensions::GeneralName;
 
 use crate::danger;
 use crate::error::{Error, Marker};
+use crate::verified::{self, VerifiedChains, Window};
 
 /// How much the peer's certificate is checked (MicroPython's `CERT_*` constants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,6 +237,8 @@ pub(crate) struct Checker {
     algs: WebPkiSupportedAlgorithms,
     check_common_name: bool,
     callback: Option<Arc<dyn VerifyCallback>>,
+    /// Chains that passed every check here before (see [`crate::verified`]).
+    verified: VerifiedChains,
 }
 
 /// The verdict on a peer's chain, and the chain as verified (leaf first) for the callback.
@@ -259,6 +262,7 @@ impl Checker {
             algs,
             check_common_name,
             callback,
+            verified: VerifiedChains::default(),
         }
     }
 
@@ -283,6 +287,15 @@ impl Checker {
         if mode == VerifyMode::Required && self.trust.is_empty() {
             return Err(Marker::CaChainRequired.into_rustls());
         }
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        // Only a complete success without a callback is remembered, and only then looked up.
+        let remembered = (mode == VerifyMode::Required && self.callback.is_none())
+            .then(|| verified::key(usage as u8, name, leaf, intermediates));
+        if let Some(key) = &remembered {
+            if self.verified.holds(key, now_secs) {
+                return Ok(());
+            }
+        }
         let assessment = self.assess(leaf, intermediates, name, now, usage);
         if let Some(callback) = &self.callback {
             for (depth, cert) in assessment.chain.iter().enumerate().rev() {
@@ -295,6 +308,11 @@ impl Checker {
         }
         if mode == VerifyMode::Required && !assessment.flags.is_empty() {
             return Err(assessment.flags.into_rustls());
+        }
+        if let (Some(key), true) = (remembered, assessment.flags.is_empty()) {
+            if let Some(window) = Window::of_path(&assessment.chain) {
+                self.verified.remember(key, window);
+            }
         }
         Ok(())
     }
@@ -764,6 +782,52 @@ fn is_empty_name(name: &ServerName<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CA and a leaf for `name` signed by it, DER.
+    fn ca_and_leaf(name: &str) -> (Vec<u8>, Vec<u8>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        (ca_cert.der().to_vec(), leaf.der().to_vec())
+    }
+
+    #[test]
+    fn a_success_is_remembered_and_a_failure_is_not() {
+        let (ca, leaf) = ca_and_leaf("server.test");
+        let mut trust = TrustStore::default();
+        trust.add(vec![CertificateDer::from(ca)]).unwrap();
+        let algs = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let checker = Checker::new(Arc::new(trust), algs, false, None);
+        let leaf = CertificateDer::from(leaf);
+        let good = ServerName::try_from("server.test").unwrap();
+        let bad = ServerName::try_from("other.test").unwrap();
+        let now = UnixTime::now();
+        let check = |mode, name: &ServerName<'_>| {
+            checker.check(mode, &leaf, &[], Some(name), now, Usage::Server)
+        };
+        assert!(check(VerifyMode::Required, &bad).is_err());
+        assert!(check(VerifyMode::Optional, &good).is_ok());
+        assert_eq!(checker.verified.len(), 0);
+        assert!(check(VerifyMode::Required, &good).is_ok());
+        assert_eq!(checker.verified.len(), 1);
+        // Served from memory, and only for the same question.
+        assert!(check(VerifyMode::Required, &good).is_ok());
+        assert_eq!(checker.verified.len(), 1);
+        assert!(check(VerifyMode::Required, &bad).is_err());
+        let key = verified::key(Usage::Server as u8, Some(&good), &leaf, &[]);
+        let now_secs = i64::try_from(now.as_secs()).unwrap();
+        assert!(checker.verified.holds(&key, now_secs));
+        // Not after the leaf's dates.
+        assert!(!checker.verified.holds(&key, i64::MAX));
+    }
 
     #[test]
     fn wildcards_follow_rfc6125() {

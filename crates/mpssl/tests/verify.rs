@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mpssl::{Error, Protocol, SslContext, VerifyFlags, VerifyMode};
+use mpssl::{Error, Protocol, Session, SslContext, VerifyFlags, VerifyMode};
 
 /// Handshake a client context against a server presenting `chain_pem` with `key`.
 fn connect(
@@ -337,4 +337,83 @@ fn verify_mode_change_applies_to_later_sessions() {
         Some("server.test")
     )
     .is_err());
+}
+
+// --- Chains remembered by a context (`verified.rs`) -----------------------------------------
+
+#[test]
+fn a_remembered_chain_still_needs_the_servers_key() {
+    let f = fixture();
+    for version in ["TLSv1.3", "TLSv1.2"] {
+        let suite = if version == "TLSv1.3" {
+            "TLS-AES-128-GCM-SHA256"
+        } else {
+            "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"
+        };
+        let mut client = client_ctx(&f.ca.cert.cert_pem);
+        client.set_ciphers(&[suite]).unwrap();
+        // Full handshakes only: a resumed one has no certificate to check.
+        client.set_session_resumption(false);
+        // The real server: the chain passes every check and is remembered.
+        let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.protocol_version(), Some(version));
+        // The same chain from a server without its key: refused, remembered chain or not.
+        let stranger = f.ca.leaf(&["other.test"]);
+        let mut fake = impostor(std::slice::from_ref(&f.leaf.cert_der), &stranger.key_der);
+        let mut c = Session::new(&client, Some("server.test")).unwrap();
+        let err = handshake_with(&mut c, &mut fake).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::BadSignature
+                ))
+            ),
+            "{version}: {err:?}"
+        );
+        // And the real server is still accepted.
+        let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+    }
+}
+
+#[test]
+fn a_remembered_chain_is_not_accepted_for_another_name() {
+    let f = fixture();
+    let mut client = client_ctx(&f.ca.cert.cert_pem);
+    client.set_session_resumption(false);
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("elsewhere.test"));
+    let flags = verify_flags(do_handshake(&mut c, &mut s));
+    assert_eq!(flags, VerifyFlags::CN_MISMATCH);
+}
+
+#[test]
+fn a_verify_callback_sees_every_handshake_of_a_remembered_chain() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug, Default)]
+    struct Count(AtomicUsize);
+    impl mpssl::VerifyCallback for Count {
+        fn verify(&self, _cert: &[u8], _depth: usize) -> Result<(), mpssl::CallbackAbort> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    // A context with a callback remembers no chain: the callback sees every handshake's.
+    let f = fixture();
+    let mut client = client_ctx(&f.ca.cert.cert_pem);
+    client.set_session_resumption(false);
+    let count = Arc::new(Count::default());
+    client.set_verify_callback(Some(count.clone()));
+    for round in 1..=3 {
+        let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        // Leaf and root, every time.
+        assert_eq!(count.0.load(Ordering::SeqCst), 2 * round);
+    }
 }

@@ -635,3 +635,58 @@ pub fn read_exactly(stream: &mut TlsStream<ScriptedIo>, want: usize) -> Vec<u8> 
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
+
+/// A rustls server presenting `chain` but signing with `key`, which need not match: what an
+/// impostor replaying a real server's certificates looks like.
+pub fn impostor(chain: &[Vec<u8>], key_der: &[u8]) -> rustls::ServerConnection {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::server::{ClientHello, ResolvesServerCert};
+    use rustls::sign::CertifiedKey;
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Always(Arc<CertifiedKey>);
+    impl ResolvesServerCert for Always {
+        fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = PrivateKeyDer::try_from(key_der.to_vec()).unwrap();
+    let signer = provider.key_provider.load_private_key(key).unwrap();
+    let chain = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Always(Arc::new(CertifiedKey::new(chain, signer)))));
+    rustls::ServerConnection::new(Arc::new(config)).unwrap()
+}
+
+/// Run a client session against a raw rustls server until one of them fails or both finish.
+pub fn handshake_with(c: &mut Session, s: &mut rustls::ServerConnection) -> Result<(), Error> {
+    for _ in 0..16 {
+        let to_server = c.take_tls()?;
+        let mut rd = &to_server[..];
+        while !rd.is_empty() {
+            s.read_tls(&mut rd).unwrap();
+        }
+        let server_ok = s.process_new_packets().is_ok();
+        let mut to_client = Vec::new();
+        while s.wants_write() {
+            s.write_tls(&mut to_client).unwrap();
+        }
+        feed_raw(c, &to_client)?;
+        if !server_ok {
+            return Err(Error::HandshakeEof);
+        }
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(());
+        }
+    }
+    panic!("handshake did not finish");
+}
