@@ -96,6 +96,17 @@ def nodelay(sock: socket.socket) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def read_socket_exact(sock: Any, n: int) -> bytes:
+    """``n`` bytes from anything with ``recv`` (a socket, CPython's SSLSocket)."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise RuntimeError(f"EOF after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+
 class Impl:
     """What a workload needs from a TLS implementation."""
 
@@ -224,12 +235,12 @@ class MpsslImpl(Impl):
     def step_handshake(self, tls: Any) -> bool | int:
         if tls.do_handshake():
             return True
-        return tls.wants() or selectors.EVENT_READ  # type: ignore[no-any-return]
+        return int(tls.wants() or selectors.EVENT_READ)
 
     def step_write(self, tls: Any, data: bytes) -> bool | int:
         if tls.write(data):
             return True
-        return tls.wants() or selectors.EVENT_WRITE  # type: ignore[no-any-return]
+        return int(tls.wants() or selectors.EVENT_WRITE)
 
 
 class StdlibImpl(Impl):
@@ -265,13 +276,7 @@ class StdlibImpl(Impl):
         return ctx.wrap_socket(sock, server_hostname=SERVER_NAME, session=session)
 
     def read_exact(self, tls: Any, n: int) -> bytes:
-        out = bytearray()
-        while len(out) < n:
-            chunk = tls.recv(n - len(out))
-            if not chunk:
-                raise RuntimeError(f"EOF after {len(out)} of {n} bytes")
-            out += chunk
-        return bytes(out)
+        return read_socket_exact(tls, n)
 
     def write_all(self, tls: Any, data: bytes | memoryview) -> None:
         view = memoryview(data)
@@ -318,9 +323,13 @@ class StdlibImpl(Impl):
 
 class PlainImpl(Impl):
     """No TLS at all: the same Python loops over the bare socket (baselines for the handshake
-    loop, where it is the cost of connect/accept/one byte/close, and for bulk)."""
+    loop, where it is the cost of connect/accept/one byte/close, and for bulk).
+
+    ``round_trips`` > 1 adds that many minus one one-byte ping-pongs before the server's byte,
+    the round trips a TLS handshake adds to the loop (one, for every handshake measured here)."""
 
     name = "tcp"
+    round_trips = 1
 
     def server_context(self) -> Any:
         return None
@@ -329,13 +338,21 @@ class PlainImpl(Impl):
         return None
 
     def wrap_server(self, ctx: Any, conn: socket.socket, deferred: bool = False) -> Any:
+        for _ in range(self.round_trips - 1):
+            if self.read_exact(conn, 1) != b"p":
+                raise RuntimeError("bad ping from client")
+            conn.sendall(b"q")
         return conn
 
     def wrap_client(self, ctx: Any, sock: socket.socket, session: Any = None) -> Any:
+        for _ in range(self.round_trips - 1):
+            sock.sendall(b"p")
+            if self.read_exact(sock, 1) != b"q":
+                raise RuntimeError("bad pong from server")
         return sock
 
     def read_exact(self, tls: Any, n: int) -> bytes:
-        return StdlibImpl.read_exact(self, tls, n)
+        return read_socket_exact(tls, n)
 
     def write_all(self, tls: Any, data: bytes | memoryview) -> None:
         tls.sendall(data)
@@ -352,6 +369,8 @@ def make_impl(args: argparse.Namespace) -> Impl:
     impl = cls(Path(args.certdir), args.workload in ("hs12", "resume12"), args.suite13)
     if args.groups and isinstance(impl, MpsslImpl):
         impl.groups = args.groups.split(",")
+    if isinstance(impl, PlainImpl):
+        impl.round_trips = args.round_trips
     return impl
 
 
@@ -568,6 +587,7 @@ def client_handshakes(impl: Impl, args: argparse.Namespace) -> dict[str, Any]:
         warm += 1
     info = {}  # describe a measured connection, not a warm-up one
     count = reused = 0
+    cpu0 = time.process_time()
     start = time.perf_counter()
     end = start + args.seconds
     while True:
@@ -580,7 +600,9 @@ def client_handshakes(impl: Impl, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "value": count / elapsed,
         "count": count,
+        "total": warm + count,
         "elapsed": elapsed,
+        "client_cpu_us": 1e6 * (time.process_time() - cpu0) / count,
         "reused": reused,
         "info": info,
     }
@@ -772,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=2.0, help="handshake loops: measured time")
     p.add_argument("--warmup", type=float, default=0.3, help="handshake loops: warm-up time")
     p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--round-trips", type=int, default=1, help="tcp handshake loops: ping-pongs")
     p.add_argument("--bytes", type=int, default=256 << 20)
     p.add_argument("--warmup-bytes", type=int, default=16 << 20)
     p.add_argument("--chunk", type=int, default=16384)

@@ -10,8 +10,10 @@
 //!
 //! - `handshake/tls13_full`, `handshake/tls12_full`: one full handshake per iteration
 //!   (fresh client and server sessions; the client context has resumption off).
-//! - `handshake/tls13_resumed`: one resumed handshake per iteration (ticket from the previous
-//!   one).
+//! - `handshake/tls13_resumed`, `handshake/tls12_resumed`: one resumed handshake per
+//!   iteration (ticket or session ID from the previous one).
+//! - `handshake/tls13x_full`, `handshake/tls13x_resumed`: the TLS 1.3 ones with X25519 as the
+//!   only key-exchange group on both ends (the default is X25519MLKEM768 first).
 //! - `bulk/write_16k`, `bulk/write_1k`: one iteration moves [`BULK_BYTES`] of plaintext one way
 //!   over an established TLS 1.3 connection, written in 16 KiB (or 1 KiB) pieces, encrypted,
 //!   fed to the server session and read out as plaintext.
@@ -59,8 +61,14 @@ fn make_pki() -> Result<Pki, rcgen::Error> {
     })
 }
 
-/// A server and a client context for `suite`; `resume` turns client resumption on or off.
-fn contexts(pki: &Pki, suite: &str, resume: bool) -> Result<(SslContext, SslContext), Error> {
+/// A server and a client context for `suite`; `resume` turns client resumption on or off;
+/// `x25519` makes X25519 the only key-exchange group on both ends.
+fn contexts(
+    pki: &Pki,
+    suite: &str,
+    resume: bool,
+    x25519: bool,
+) -> Result<(SslContext, SslContext), Error> {
     let mut server = SslContext::new(Protocol::Server);
     server.load_cert_chain(&pki.leaf, &pki.key)?;
     server.set_ciphers(&[suite])?;
@@ -69,6 +77,10 @@ fn contexts(pki: &Pki, suite: &str, resume: bool) -> Result<(SslContext, SslCont
     client.set_verify_mode(VerifyMode::Required);
     client.set_ciphers(&[suite])?;
     client.set_session_resumption(resume);
+    if x25519 {
+        server.set_key_exchange_groups(&["X25519"])?;
+        client.set_key_exchange_groups(&["X25519"])?;
+    }
     Ok((server, client))
 }
 
@@ -152,46 +164,51 @@ fn benches(crit: &mut Criterion) {
     let suite13 = std::env::var("MPSSL_BENCH_TLS13_SUITE")
         .unwrap_or_else(|_| "TLS-AES-128-GCM-SHA256".to_owned());
     let setup = make_pki().map_err(|e| e.to_string()).and_then(|pki| {
-        let full13 = contexts(&pki, &suite13, false).map_err(|e| e.to_string())?;
-        let full12 = contexts(&pki, TLS12_SUITE, false).map_err(|e| e.to_string())?;
-        let resumed13 = contexts(&pki, &suite13, true).map_err(|e| e.to_string())?;
-        Ok((full13, full12, resumed13))
+        let make = |suite: &str, resume, x25519| {
+            contexts(&pki, suite, resume, x25519).map_err(|e| e.to_string())
+        };
+        Ok([
+            ("tls13_full", make(&suite13, false, false)?),
+            ("tls13x_full", make(&suite13, false, true)?),
+            ("tls12_full", make(TLS12_SUITE, false, false)?),
+            ("tls13_resumed", make(&suite13, true, false)?),
+            ("tls13x_resumed", make(&suite13, true, true)?),
+            ("tls12_resumed", make(TLS12_SUITE, true, false)?),
+        ])
     });
-    let (full13, full12, resumed13) = match setup {
+    let pairs = match setup {
         Ok(all) => all,
         Err(e) => abort("setup", &e),
     };
 
-    // Report what is negotiated, once, on stderr (the harness records it).
-    for (label, (server, client)) in [("tls13", &full13), ("tls12", &full12)] {
-        match handshake(server, client) {
-            Ok((s, c)) => eprintln!(
-                "engine {label}: {} {} group {} reused {}",
+    // Report what is negotiated, once, on stderr (the harness records it); a resumed pair
+    // must really resume (checked after a few handshakes, once the client holds a ticket).
+    for (name, (server, client)) in &pairs {
+        let mut last = None;
+        for _ in 0..3 {
+            match handshake(server, client) {
+                Ok((_, c)) => last = Some(c),
+                Err(e) => abort(name, &e),
+            }
+        }
+        if let Some(c) = last {
+            eprintln!(
+                "engine {name}: {} {} group {} reused {}",
                 c.protocol_version().unwrap_or("-"),
                 c.cipher_name().unwrap_or("-"),
                 c.key_exchange_group().unwrap_or_default(),
-                s.session_reused()
-            ),
-            Err(e) => abort(label, &e),
+                c.session_reused()
+            );
+            if name.ends_with("_resumed") != c.session_reused() {
+                abort(name, &"resumption is not as the benchmark's name says");
+            }
         }
     }
-    let (rs, rc) = &resumed13;
-    let mut resumed_ok = false;
-    for _ in 0..3 {
-        if let Ok((_, c)) = handshake(rs, rc) {
-            resumed_ok = c.session_reused();
-        }
-    }
-    eprintln!("engine tls13 resumption: reused {resumed_ok}");
 
     let mut group = crit.benchmark_group("handshake");
     group.throughput(Throughput::Elements(1));
-    for (name, (server, client)) in [
-        ("tls13_full", &full13),
-        ("tls12_full", &full12),
-        ("tls13_resumed", &resumed13),
-    ] {
-        group.bench_function(name, |b| {
+    for (name, (server, client)) in &pairs {
+        group.bench_function(*name, |b| {
             b.iter(|| match handshake(server, client) {
                 Ok((_, c)) => black_box(c.session_reused()),
                 Err(e) => abort(name, &e),
@@ -205,7 +222,7 @@ fn benches(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("bulk");
     group.throughput(Throughput::Bytes(BULK_BYTES as u64));
     for (name, chunk) in [("write_16k", 16384usize), ("write_1k", 1024usize)] {
-        let (server, client) = &full13;
+        let (_, (server, client)) = &pairs[0];
         let (mut s, mut c) = match handshake(server, client) {
             Ok(pair) => pair,
             Err(e) => abort(name, &e),
