@@ -77,7 +77,7 @@ pub fn server_contexts() -> &'static [SslContext; 2] {
 }
 
 /// Feed `data` to `session` as bytes from the peer, in chunks whose size depends on the input
-/// (whole, 1 byte, or 700 bytes), exercising every call a socket would make in between:
+/// (whole, 1 byte, or 700 bytes through `read_tls` as a transport read), exercising every call a socket would make in between:
 /// taking output, reading plaintext (whole and line-wise), writing plaintext once the handshake
 /// is done, the getters, and finally EOF and close_notify. Errors end the feeding; they are
 /// expected. Anything else (a panic, an abort, a hang) is a bug.
@@ -93,12 +93,29 @@ pub fn drive(session: &mut Session, data: &[u8]) -> Option<mpssl::Error> {
     let mut buf = [0u8; 2048];
     let mut line = Vec::new();
     let mut failed = None;
+    // The 700-byte chunks go in as a transport would give them (`read_tls`, which reads ahead
+    // and keeps what rustls cannot take yet); the others through `feed`.
+    let as_transport = step == 700;
     for chunk in data.chunks(step) {
         let mut rest = chunk;
+        // Calls that only processed read-ahead ciphertext take nothing new: bounded.
+        let mut idle_calls = 0;
         while !rest.is_empty() {
-            match session.feed(rest) {
+            let taken = if as_transport {
+                let mut transport = rest;
+                session
+                    .read_tls(&mut transport)
+                    .map(|_| rest.len() - transport.len())
+            } else {
+                session.feed(rest)
+            };
+            match taken {
+                Ok(0) if as_transport && idle_calls < 64 => idle_calls += 1,
                 Ok(0) => break,
-                Ok(n) => rest = &rest[n..],
+                Ok(n) => {
+                    rest = &rest[n..];
+                    idle_calls = 0;
+                }
                 Err(e) => {
                     failed = Some(e);
                     break;
