@@ -849,7 +849,9 @@ def chart(report: dict[str, Any], path: Path) -> str | None:
         return f"matplotlib not available ({e}); pip install matplotlib"
     figs = report["figures"]
     engine = report["engine"].get("figures", {}) if report["engine"] else {}
+    bnd = report.get("bounds", {})
     labels, vs_std, err_lo, err_hi, vs_eng, targets = [], [], [], [], [], []
+    bound_of: list[float | None] = []
     for m in METRICS:
         if m["key"] == "idle_client" or m["workload"] not in report["workloads"]:
             continue
@@ -863,14 +865,18 @@ def chart(report: dict[str, Any], path: Path) -> str | None:
         eng = engine.get(m["engine"]) if m["engine"] else None
         vs_eng.append(f["mpssl"]["median"] / eng["value"] if eng and f["mpssl"] else None)
         targets.append(m["target"])
+        bound_of.append(bnd.get(m["key"]))
     d = report["derived"]
-    if "resumed_vs_stdlib_full" in d:
-        labels.append("resumed mpssl ÷\nfull stdlib")
-        vs_std.append(d["resumed_vs_stdlib_full"])
-        err_lo.append(0.0)
-        err_hi.append(0.0)
-        vs_eng.append(None)
-        targets.append(6.0)
+    for key, resumed, _full in DERIVED_RESUMED:
+        if key in d:
+            short = next(m["short"] for m in METRICS if m["key"] == resumed)
+            labels.append(f"{short} mpssl ÷\nfull stdlib")
+            vs_std.append(d[key])
+            err_lo.append(0.0)
+            err_hi.append(0.0)
+            vs_eng.append(None)
+            targets.append(6.0)
+            bound_of.append(bnd.get(key))
     if not labels:
         return "nothing to chart"
 
@@ -899,6 +905,19 @@ def chart(report: dict[str, Any], path: Path) -> str | None:
             continue
         ax.plot(
             [i - w, i], [t, t], color="#d62728", linewidth=2.5, label="target" if first else None
+        )
+        first = False
+    first = True
+    for i, b in enumerate(bound_of):
+        if b is None:
+            continue
+        ax.plot(
+            [i - w, i],
+            [b, b],
+            color="#444444",
+            linewidth=1.5,
+            linestyle="--",
+            label="bound (best this harness allows)" if first else None,
         )
         first = False
     ax.axhline(1.0, color="black", linewidth=1)
