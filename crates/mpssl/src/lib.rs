@@ -65,7 +65,7 @@ mod verify;
 pub use context::{Protocol, SslContext};
 pub use error::Error;
 pub use session::{Session, Until};
-pub use stream::{Driver, Interest, TlsStream, MAX_RECORD};
+pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
 pub use verify::{CallbackAbort, TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 
 /// The rustls version mpssl is built on.

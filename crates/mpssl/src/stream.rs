@@ -14,6 +14,10 @@ use crate::session::{Session, Until};
 /// Most plaintext one low-level write takes: one TLS record.
 pub const MAX_RECORD: usize = 16 * 1024;
 
+/// Most plaintext one stream-write step takes: four records, sent with one transport write
+/// (one `sendmsg` instead of four for a large write).
+pub const WRITE_BATCH: usize = 4 * MAX_RECORD;
+
 /// The directions a stream waits on after a call could not complete (for `select`/`poll`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Interest {
@@ -163,6 +167,16 @@ impl<T: Read + Write> TlsStream<T> {
     /// (and [`Error::WouldBlock`] returned) while earlier ciphertext is still queued, so at
     /// most one record waits in memory.
     pub fn write_some(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        self.write_up_to(buf, MAX_RECORD)
+    }
+
+    /// [`TlsStream::write_some`] for up to [`WRITE_BATCH`] bytes: up to four records, handed
+    /// to the transport in one vectored write. At most 64 KiB of ciphertext waits in memory.
+    pub fn write_many(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        self.write_up_to(buf, WRITE_BATCH)
+    }
+
+    fn write_up_to(&mut self, buf: &[u8], most: usize) -> Result<usize, Error> {
         self.waiting = Interest::default();
         self.session.check()?;
         if buf.is_empty() {
@@ -170,9 +184,7 @@ impl<T: Read + Write> TlsStream<T> {
         }
         self.handshake()?;
         self.flush_tls()?;
-        let n = self
-            .session
-            .write_plaintext(&buf[..buf.len().min(MAX_RECORD)])?;
+        let n = self.session.write_plaintext(&buf[..buf.len().min(most)])?;
         match self.flush_tls() {
             Ok(()) | Err(Error::WouldBlock) => Ok(n),
             Err(e) => Err(e),
@@ -367,14 +379,15 @@ fn give_back<D: Driver>(driver: &mut D, taken: &[u8], e: Error) -> Error {
     e
 }
 
-/// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent.
+/// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent, in steps of
+/// up to four records ([`TlsStream::write_many`]).
 ///
 /// `Ok(None)` when the transport would block before any byte was taken; after some bytes,
 /// would-block returns the partial count.
 pub fn write_stream<D: Driver>(driver: &mut D, buf: &[u8]) -> Result<Option<usize>, Error> {
     let mut done = 0;
     while done < buf.len() {
-        match driver.step(&mut |s| s.write_some(&buf[done..])) {
+        match driver.step(&mut |s| s.write_many(&buf[done..])) {
             Ok(n) => done += n,
             Err(Error::WouldBlock) if done == 0 => return Ok(None),
             Err(Error::WouldBlock) => break,

@@ -351,3 +351,19 @@ fn bad_record_behind_read_ahead_data_comes_after_the_good_data() {
     let err = c.read_stream(&mut buf).unwrap_err();
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
 }
+
+#[test]
+fn a_large_stream_write_goes_out_four_records_per_transport_write() {
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    let writer = c.get_ref().clone();
+    let data = pattern(8 * MAX_RECORD);
+    let writes_before = writer.calls().1;
+    assert_eq!(c.write_stream(&data).unwrap(), Some(data.len()));
+    // Eight records in two vectored writes of four (ScriptedIo counts write_vectored calls).
+    assert_eq!(writer.calls().1 - writes_before, 2);
+    assert_eq!(read_exactly(&mut s, data.len()), data);
+    // One low-level write is still one record (`send`).
+    assert_eq!(c.write_some(&data).unwrap(), MAX_RECORD);
+}

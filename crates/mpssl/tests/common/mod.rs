@@ -563,6 +563,12 @@ impl Write for ScriptedIo {
         Ok(n)
     }
 
+    /// Like a socket's `sendmsg`: all the buffers in one call (one count in `writes`).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        self.write(&joined)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
