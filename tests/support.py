@@ -5,7 +5,6 @@ Imported by ``conftest.py`` and the test modules (``tests/`` is on ``sys.path``)
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -20,11 +19,15 @@ JOIN_TIMEOUT = 10.0
 
 
 class Task:
-    """A function running in a thread; ``join()`` returns its result or re-raises its error."""
+    """A function running in a thread; ``join()`` returns its result or re-raises its error.
+
+    ``join_timeout`` bounds the waits that are not given a time-out (``Harness.spawn`` sets
+    it to the harness's own)."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self.result: Any = None
         self.error: BaseException | None = None
+        self.join_timeout = JOIN_TIMEOUT
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
         self.thread.start()
@@ -37,26 +40,34 @@ class Task:
         finally:
             self.done.set()
 
-    def wait(self, timeout: float = JOIN_TIMEOUT) -> None:
+    def wait(self, timeout: float | None = None) -> None:
+        timeout = self.join_timeout if timeout is None else timeout
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"helper thread did not finish within {timeout} s"
 
-    def join(self, timeout: float = JOIN_TIMEOUT) -> Any:
+    def join(self, timeout: float | None = None) -> Any:
         self.wait(timeout)
         if self.error is not None:
             raise self.error
         return self.result
 
-    def exception(self, timeout: float = JOIN_TIMEOUT) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         self.wait(timeout)
         return self.error
 
 
 class Harness:
+    """Owns the raw sockets, TLS objects and helper threads of one test; ``teardown`` shuts
+    the raw sockets down (waking any thread blocked on them), joins every thread within
+    ``join_timeout`` (one still alive fails the test), then closes everything."""
+
+    join_timeout = JOIN_TIMEOUT
+
     def __init__(self) -> None:
         self.raw: list[socket.socket] = []
         self.tls: list[Any] = []
         self.tasks: list[Task] = []
+        self.close_errors: list[BaseException] = []  # from closing TLS objects in teardown
 
     def track(self, s: socket.socket) -> socket.socket:
         self.raw.append(s)
@@ -68,6 +79,7 @@ class Harness:
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         t = Task(fn, *args, **kwargs)
+        t.join_timeout = self.join_timeout
         self.tasks.append(t)
         return t
 
@@ -85,12 +97,14 @@ class Harness:
                 pass
         stuck = []
         for t in self.tasks:
-            t.thread.join(JOIN_TIMEOUT)
+            t.thread.join(self.join_timeout)
             if t.thread.is_alive():
                 stuck.append(t)
         for s in self.tls:
-            with contextlib.suppress(Exception):  # best effort in teardown
+            try:
                 s.close()
+            except Exception as e:  # noqa: BLE001 - best effort in teardown
+                self.close_errors.append(e)
         for s in self.raw:
             s.close()
         assert not stuck, f"{len(stuck)} helper thread(s) still running at teardown"
@@ -110,10 +124,10 @@ class Server:
         s.settimeout(timeout)
         return s
 
-    def join(self, timeout: float = JOIN_TIMEOUT) -> Any:
+    def join(self, timeout: float | None = None) -> Any:
         return self.task.join(timeout)
 
-    def exception(self, timeout: float = JOIN_TIMEOUT) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         return self.task.exception(timeout)
 
 
@@ -167,7 +181,7 @@ def mpssl_client_ctx(*cas: pki.Cert) -> mpssl.SSLContext:
 
 
 def recv_exactly(s: Any, n: int) -> bytes:
-    """Read exactly ``n`` bytes from a CPython (ssl) socket."""
+    """Read ``n`` bytes from a socket (raw or CPython ssl), fewer only at EOF."""
     out = bytearray()
     while len(out) < n:
         chunk = s.recv(n - len(out))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from support import recv_exactly
 
 # Record content types.
 CCS, ALERT, HANDSHAKE, APPDATA = 20, 21, 22, 23
@@ -31,23 +32,13 @@ CCS, ALERT, HANDSHAKE, APPDATA = 20, 21, 22, 23
 HELLO_REQUEST, CLIENT_HELLO, SERVER_HELLO = 0, 1, 2
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
-
-
 def read_record(sock: socket.socket) -> tuple[int, bytes] | None:
     """One TLS record ``(content_type, raw_record_bytes)``; None at EOF."""
-    header = recv_exact(sock, 5)
+    header = recv_exactly(sock, 5)
     if len(header) < 5:
         return None
     (length,) = struct.unpack("!H", header[3:5])
-    body = recv_exact(sock, length)
+    body = recv_exactly(sock, length)
     if len(body) < length:
         return None
     return header[0], header + body

@@ -2,7 +2,10 @@
 
 * ``Proc``: a subprocess read line by line by a helper thread; ``expect`` synchronises on its
   output (no sleeps); every wait is bounded and ``kill`` is called in teardown.
-* ``Interop``: owns the sockets (all with time-outs), threads and subprocesses of one test.
+* ``Interop``: ``support.Harness`` (the loopback tests' sockets and threads) with the
+  subprocesses of one test and longer time-outs; every socket has a time-out.
+* ``WebPki``: a CA, server and client as PEM files, with the mpssl, CPython and openssl
+  set-ups of the interop tests; ``serve_one``/``serve_echo``: a one-connection server thread.
 * ``listening_port``: the port a subprocess bound with port 0 (the reference MicroPython has
   no ``getsockname``), read from /proc.
 * ``MP_PEER``: the reference MicroPython peer script; ``RefPeer`` talks to it.
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mpssl
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +40,7 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import pki
+from support import Harness, Task
 
 IO_TIMEOUT = 15.0  # every raw socket handed to a TLS engine
 PROC_TIMEOUT = 20.0  # waiting for a line from, or the exit of, a subprocess
@@ -252,56 +257,18 @@ def listening_port(pid: int) -> int:
 # Threads, sockets, processes owned by one test
 
 
-class Task:
-    """A function running in a thread; ``join()`` returns its result or re-raises its error."""
+class Interop(Harness):
+    """``Harness`` (sockets, TLS objects, threads) plus the subprocesses and files of one test,
+    with the interop time-outs; ``teardown`` kills the subprocesses first."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
-        self.thread.start()
-
-    def _run(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
-        try:
-            self.result = fn(*args, **kwargs)
-        except BaseException as e:  # noqa: BLE001 - handed to the test thread
-            self.error = e
-
-    def wait(self, timeout: float = JOIN_TIMEOUT) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), f"helper thread did not finish within {timeout} s"
-
-    def join(self, timeout: float = JOIN_TIMEOUT) -> Any:
-        self.wait(timeout)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def exception(self, timeout: float = JOIN_TIMEOUT) -> BaseException | None:
-        self.wait(timeout)
-        return self.error
-
-
-class Interop:
-    """Owns what one test starts; ``teardown`` kills, shuts down, joins and closes it all."""
+    join_timeout = JOIN_TIMEOUT
 
     def __init__(self, tmp: Path) -> None:
+        super().__init__()
         self.tmp = tmp
         self.procs: list[Proc] = []
-        self.raw: list[socket.socket] = []
-        self.closeables: list[Any] = []
-        self.tasks: list[Task] = []
-        self.close_errors: list[BaseException] = []  # from closing TLS objects in teardown
 
     # sockets
-    def track(self, s: socket.socket) -> socket.socket:
-        self.raw.append(s)
-        return s
-
-    def track_obj(self, obj: Any) -> Any:
-        self.closeables.append(obj)
-        return obj
-
     def listener(self) -> tuple[socket.socket, int]:
         ls = self.track(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         ls.bind(("127.0.0.1", 0))
@@ -320,12 +287,6 @@ class Interop:
         s.settimeout(IO_TIMEOUT)
         return s
 
-    # threads
-    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
-        t = Task(fn, *args, **kwargs)
-        self.tasks.append(t)
-        return t
-
     # subprocesses
     def start(self, argv: list[str], **kw: Any) -> Proc:
         p = Proc(argv, **kw)
@@ -343,24 +304,7 @@ class Interop:
     def teardown(self) -> None:
         for p in self.procs:
             p.kill()
-        for s in self.raw:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        stuck = []
-        for t in self.tasks:
-            t.thread.join(JOIN_TIMEOUT)
-            if t.thread.is_alive():
-                stuck.append(t)
-        for obj in self.closeables:
-            try:
-                obj.close()
-            except Exception as e:  # noqa: BLE001 - best effort in teardown
-                self.close_errors.append(e)
-        for s in self.raw:
-            s.close()
-        assert not stuck, f"{len(stuck)} helper thread(s) still running at teardown"
+        super().teardown()
 
 
 # ------------------------------------------------------------------------------------------
@@ -374,11 +318,79 @@ class WebPki:
     ca: pki.Cert
     server: pki.Cert
     client: pki.Cert
+    client_cn: str
     ca_pem: Path
     server_pem: Path  # leaf + CA
     server_key: Path
     client_pem: Path
     client_key: Path
+
+    def mpssl_server_ctx(self, mutual: bool = False) -> mpssl.SSLContext:
+        """An mpssl server presenting ``server``; ``mutual``: CERT_REQUIRED, trusting ``ca``."""
+        ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
+        assert ctx.verify_mode == mpssl.CERT_NONE
+        ctx.load_cert_chain(str(self.server_pem), str(self.server_key))
+        if mutual:
+            ctx.verify_mode = mpssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=str(self.ca_pem))
+        return ctx
+
+    def mpssl_client_ctx(self, mutual: bool = False) -> mpssl.SSLContext:
+        """A CERT_REQUIRED mpssl client trusting ``ca``; ``mutual``: presenting ``client``."""
+        ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
+        assert ctx.verify_mode == mpssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(self.ca_pem))
+        if mutual:
+            ctx.load_cert_chain(str(self.client_pem), str(self.client_key))
+        return ctx
+
+    def cpython_server_ctx(self, version: str, mutual: bool = False) -> ssl.SSLContext:
+        """A CPython server presenting ``server``, pinned to ``version``; ``mutual``:
+        CERT_REQUIRED, trusting ``ca``."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.server_pem, self.server_key)
+        pin(ctx, version)
+        if mutual:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=str(self.ca_pem))
+        return ctx
+
+    def cpython_client_ctx(self, version: str, mutual: bool = False) -> ssl.SSLContext:
+        """A CPython client (CERT_REQUIRED, host name check) trusting ``ca``, pinned to
+        ``version``; ``mutual``: presenting ``client``."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cafile=str(self.ca_pem))
+        pin(ctx, version)
+        if mutual:
+            ctx.load_cert_chain(self.client_pem, self.client_key)
+        assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
+        return ctx
+
+    def s_server_argv(self, openssl: str, version: str, mutual: bool = False) -> list[str]:
+        """``openssl s_server -rev`` for one connection on 127.0.0.1:0, pinned to ``version``;
+        ``mutual``: it requires a client certificate from ``ca``."""
+        argv = [
+            openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev",
+            "-cert", str(self.server_pem), "-key", str(self.server_key), openssl_flag(version),
+        ]  # fmt: skip
+        if mutual:
+            argv += ["-Verify", "1", "-CAfile", str(self.ca_pem), "-verify_return_error"]
+        return argv
+
+    def s_client_argv(
+        self, openssl: str, port: int, version: str, mutual: bool = False
+    ) -> list[str]:
+        """``openssl s_client -brief -ign_eof`` to 127.0.0.1:``port``, pinned to ``version``,
+        verifying the server (host name localhost) against ``ca``; ``mutual``: presenting
+        ``client``."""
+        argv = [
+            openssl, "s_client", "-connect", f"127.0.0.1:{port}", openssl_flag(version),
+            "-CAfile", str(self.ca_pem), "-servername", "localhost",
+            "-verify_hostname", "localhost", "-verify_return_error", "-brief", "-ign_eof",
+        ]  # fmt: skip
+        if mutual:
+            argv += ["-cert", str(self.client_pem), "-key", str(self.client_key)]
+        return argv
 
 
 @dataclass
@@ -400,14 +412,21 @@ def _ref_cert(d: Path, name: str, cert: pki.Cert, key_fmt: str) -> RefCert:
     return RefCert(name, cert, der, key, d / f"{name}_cert.der", d / f"{name}_key.der")
 
 
-def make_web_pki(d: Path) -> WebPki:
-    ca = pki.make_ca("mpssl interop CA")
-    server = pki.make_cert("localhost", issuer=ca, dns=("localhost",), ips=("127.0.0.1",))
-    client = pki.make_cert("mpssl interop client", issuer=ca, dns=("client.local",))
+def make_web_pki(
+    d: Path,
+    ca_cn: str = "mpssl interop CA",
+    client_cn: str = "mpssl interop client",
+    key: str = "ec256",
+) -> WebPki:
+    """A CA, a server leaf and a client leaf, all with ``key`` keys, written to ``d``."""
+    ca = pki.make_ca(ca_cn, key=key)
+    server = pki.make_cert("localhost", issuer=ca, key=key, dns=("localhost",), ips=("127.0.0.1",))
+    client = pki.make_cert(client_cn, issuer=ca, key=key, dns=("client.local",))
     w = WebPki(
         ca,
         server,
         client,
+        client_cn,
         d / "ca.pem",
         d / "server.pem",
         d / "server.key",
@@ -436,6 +455,101 @@ def make_ref_certs(d: Path) -> dict[str, RefCert]:
         ),
         "expired": _ref_cert(d, "expired", expired, "traditional"),
     }
+
+
+# ------------------------------------------------------------------------------------------
+# Peers: CPython ssl, the openssl CLI, and an mpssl echo server for them
+
+
+def pin(ctx: ssl.SSLContext, version: str) -> None:
+    """Pin a CPython context to one version ("TLSv1.3" or "TLSv1.2")."""
+    v = ssl.TLSVersion.TLSv1_3 if version == "TLSv1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = v
+    ctx.maximum_version = v
+
+
+def recv_line(s: ssl.SSLSocket, bufsize: int = 1) -> bytes:
+    """Read from a CPython socket, ``bufsize`` bytes a call, up to a newline or EOF."""
+    out = bytearray()
+    while not out.endswith(b"\n"):
+        chunk = s.recv(bufsize)
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def openssl_flag(version: str) -> str:
+    return "-tls1_3" if version == "TLSv1.3" else "-tls1_2"
+
+
+def openssl_field(proc: Proc, name: str) -> str:
+    """A ``Name: value`` line of openssl's connection summary."""
+    for line in proc.lines:
+        m = re.match(rf"^{re.escape(name)}: (.*)$", line)
+        if m:
+            return m.group(1).strip()
+    raise AssertionError(f"openssl printed no {name!r} line\n{proc.transcript()}")
+
+
+def start_s_server(iop: Interop, argv: list[str]) -> tuple[Proc, int]:
+    """Start ``openssl s_server`` on 127.0.0.1:0 and wait for the port it accepts on."""
+    proc = iop.start(argv, name="s_server")
+    port = int(proc.expect(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
+    return proc, port
+
+
+# OpenSSL suite names (CPython's cipher()[0], openssl's "Ciphersuite:") -> the reference's
+# (Mbed TLS) names that mpssl's cipher() uses.
+OPENSSL_TO_MPSSL = {
+    "TLS_AES_256_GCM_SHA384": "TLS-AES-256-GCM-SHA384",
+    "TLS_AES_128_GCM_SHA256": "TLS-AES-128-GCM-SHA256",
+    "TLS_CHACHA20_POLY1305_SHA256": "TLS-CHACHA20-POLY1305-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
+    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
+    "ECDHE-RSA-AES256-GCM-SHA384": "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
+    "ECDHE-RSA-CHACHA20-POLY1305": "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256",
+}
+
+
+def serve_one(iop: Interop, handler: Callable[[socket.socket], Any]) -> tuple[Task, int]:
+    """Listen on 127.0.0.1 and run ``handler(conn)`` on the first connection in a thread;
+    returns the thread (its result: the handler's) and the port."""
+    ls, port = iop.listener()
+    return iop.spawn(lambda: handler(iop.accept(ls))), port
+
+
+def serve_echo(
+    iop: Interop,
+    wrap: Callable[[socket.socket], Any],
+    *,
+    version: bool = False,
+    peercert: bool = False,
+    peer_der: bool = False,
+) -> tuple[Task, int]:
+    """Listen on 127.0.0.1 and, in a thread, accept one connection, ``wrap`` it (a server-side
+    mpssl socket), read a line, answer ``b"echo:" + line`` and close. Returns the thread and
+    the port; the thread's result is a dict: "cipher", "got" (the line), and, when asked,
+    "version", "peercert" (``getpeercert()``), "peer_der" (``getpeercert(binary_form=True)``).
+    """
+
+    def serve(conn: socket.socket) -> dict[str, Any]:
+        s = iop.track_tls(wrap(conn))
+        info: dict[str, Any] = {"cipher": s.cipher()}
+        if version:
+            info["version"] = s.version()
+        if peercert:
+            info["peercert"] = s.getpeercert()
+        if peer_der:
+            info["peer_der"] = s.getpeercert(binary_form=True)
+        info["got"] = s.readline()
+        s.write(b"echo:" + info["got"])
+        s.close()
+        return info
+
+    return serve_one(iop, serve)
 
 
 # ------------------------------------------------------------------------------------------
@@ -588,14 +702,18 @@ class Case:
     negotiated: str = ""
     cipher: str = ""
 
+    def record(self, cipher: tuple[str, str] | None) -> tuple[str, str]:
+        """Note mpssl's ``cipher()`` (suite, version) in the row; returns it."""
+        assert cipher is not None
+        self.negotiated, self.cipher = cipher[1], cipher[0]
+        return cipher
+
 
 @dataclass
 class Matrix:
     cases: list[Case] = field(default_factory=list)
 
     def render(self) -> str:
-        import mpssl
-
         known = {c.nodeid for c in self.cases}
         # tests that failed before registering their row (e.g. a missing tool)
         extra = [

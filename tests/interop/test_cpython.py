@@ -8,34 +8,20 @@ reads ``b""`` instead of raising ``SSLEOFError``.
 
 from __future__ import annotations
 
+import socket
 import ssl
 from typing import Any
 
 import mpssl
 import pytest
-from interop_support import Case, Interop, WebPki
+from interop_support import Case, Interop, WebPki, recv_line, serve_echo, serve_one
+from support import recv_exactly
 
 pytestmark = pytest.mark.interop
 
 VERSIONS = ["TLSv1.3", "TLSv1.2"]
 AUTH = ["server-auth", "mutual"]
 PEER = "CPython ssl"
-
-
-def pin(ctx: ssl.SSLContext, version: str) -> None:
-    v = ssl.TLSVersion.TLSv1_3 if version == "TLSv1.3" else ssl.TLSVersion.TLSv1_2
-    ctx.minimum_version = v
-    ctx.maximum_version = v
-
-
-def recv_line(s: ssl.SSLSocket) -> bytes:
-    out = bytearray()
-    while not out.endswith(b"\n"):
-        chunk = s.recv(1)
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
 
 
 def clean_eof(s: ssl.SSLSocket) -> Any:
@@ -61,17 +47,10 @@ def test_mpssl_client_cpython_server(
     row: Case = case(PEER, "mpssl client -> ssl server", version, scenario(auth))
     mutual = auth == "mutual"
 
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    sctx.load_cert_chain(web_pki.server_pem, web_pki.server_key)
-    pin(sctx, version)
-    if mutual:
-        sctx.verify_mode = ssl.CERT_REQUIRED
-        sctx.load_verify_locations(cafile=str(web_pki.ca_pem))
-    ls, port = iop.listener()
+    sctx = web_pki.cpython_server_ctx(version, mutual)
 
-    def serve() -> dict[str, Any]:
-        conn = iop.accept(ls)
-        s = iop.track_obj(sctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False))
+    def serve(conn: socket.socket) -> dict[str, Any]:
+        s = iop.track_tls(sctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False))
         info: dict[str, Any] = {"version": s.version(), "peercert": s.getpeercert()}
         line = recv_line(s)
         info["got"] = line
@@ -80,17 +59,11 @@ def test_mpssl_client_cpython_server(
         s.close()
         return info
 
-    task = iop.spawn(serve)
+    task, port = serve_one(iop, serve)
     raw = iop.connect(port)
-    cctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
-    assert cctx.verify_mode == mpssl.CERT_REQUIRED
-    cctx.load_verify_locations(cafile=str(web_pki.ca_pem))
-    if mutual:
-        cctx.load_cert_chain(str(web_pki.client_pem), str(web_pki.client_key))
-    c = iop.track_obj(cctx.wrap_socket(raw, server_hostname="localhost"))
-    cipher = c.cipher()
-    assert cipher is not None
-    row.negotiated, row.cipher = cipher[1], cipher[0]
+    cctx = web_pki.mpssl_client_ctx(mutual)
+    c = iop.track_tls(cctx.wrap_socket(raw, server_hostname="localhost"))
+    cipher = row.record(c.cipher())
     assert cipher[1] == version
     assert c.version() == version
     assert c.write(b"hello from mpssl\n") == len(b"hello from mpssl\n")
@@ -116,36 +89,17 @@ def test_cpython_client_mpssl_server(
     row: Case = case(PEER, "ssl client -> mpssl server", version, scenario(auth))
     mutual = auth == "mutual"
 
-    sctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
-    assert sctx.verify_mode == mpssl.CERT_NONE
-    sctx.load_cert_chain(str(web_pki.server_pem), str(web_pki.server_key))
-    if mutual:
-        sctx.verify_mode = mpssl.CERT_REQUIRED
-        sctx.load_verify_locations(cafile=str(web_pki.ca_pem))
-    ls, port = iop.listener()
-
-    def serve() -> dict[str, Any]:
-        conn = iop.accept(ls)
-        s = iop.track_obj(sctx.wrap_socket(conn, server_side=True))
-        info: dict[str, Any] = {"cipher": s.cipher(), "version": s.version()}
-        if mutual:
-            info["peercert"] = s.getpeercert()
-            info["peercert_der"] = s.getpeercert(binary_form=True)
-        line = s.readline()
-        info["got"] = line
-        s.write(b"echo:" + line)
-        s.close()
-        return info
-
-    task = iop.spawn(serve)
-    cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    cctx.load_verify_locations(cafile=str(web_pki.ca_pem))
-    pin(cctx, version)
-    if mutual:
-        cctx.load_cert_chain(web_pki.client_pem, web_pki.client_key)
-    assert cctx.check_hostname and cctx.verify_mode == ssl.CERT_REQUIRED
+    sctx = web_pki.mpssl_server_ctx(mutual)
+    task, port = serve_echo(
+        iop,
+        lambda conn: sctx.wrap_socket(conn, server_side=True),
+        version=True,
+        peercert=mutual,
+        peer_der=mutual,
+    )
+    cctx = web_pki.cpython_client_ctx(version, mutual)
     raw = iop.connect(port)
-    c = iop.track_obj(
+    c = iop.track_tls(
         cctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
     )
     assert c.version() == version
@@ -156,14 +110,14 @@ def test_cpython_client_mpssl_server(
     assert eof == b"", f"CPython client did not see close_notify from mpssl close(): {eof!r}"
     c.close()
 
-    row.negotiated, row.cipher = info["cipher"][1], info["cipher"][0]
+    row.record(info["cipher"])
     assert info["cipher"][1] == version
     assert info["version"] == version
     assert info["got"] == b"hello from CPython\n"
     if mutual:
         subject = dict(x[0] for x in info["peercert"]["subject"])
         assert subject["commonName"] == "mpssl interop client"
-        assert info["peercert_der"] == web_pki.client.der
+        assert info["peer_der"] == web_pki.client.der
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -172,21 +126,17 @@ def test_mpssl_client_rejects_wrong_host_cpython_server(
 ) -> None:
     """The CN/SAN mismatch text (reference) and the alert CPython's server receives."""
     case(PEER, "mpssl client -> ssl server", version, "wrong host name: mpssl rejects")
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    sctx.load_cert_chain(web_pki.server_pem, web_pki.server_key)
-    pin(sctx, version)
-    ls, port = iop.listener()
+    sctx = web_pki.cpython_server_ctx(version)
 
-    def serve() -> BaseException | None:
-        conn = iop.accept(ls)
+    def serve(conn: socket.socket) -> BaseException | None:
         try:
-            s = iop.track_obj(sctx.wrap_socket(conn, server_side=True))
+            s = iop.track_tls(sctx.wrap_socket(conn, server_side=True))
             s.recv(1)
         except (ssl.SSLError, OSError) as e:
             return e
         return None
 
-    task = iop.spawn(serve)
+    task, port = serve_one(iop, serve)
     raw = iop.connect(port)
     cctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
     cctx.load_verify_locations(cadata=web_pki.ca.der)
@@ -214,33 +164,21 @@ def test_bulk_and_ip_address_host_name(
     )
     size = 1 << 20
     payload = bytes(i % 251 for i in range(size))
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    sctx.load_cert_chain(web_pki.server_pem, web_pki.server_key)
-    pin(sctx, version)
-    ls, port = iop.listener()
+    sctx = web_pki.cpython_server_ctx(version)
 
-    def serve() -> Any:
-        s = iop.track_obj(
-            sctx.wrap_socket(iop.accept(ls), server_side=True, suppress_ragged_eofs=False)
-        )
-        data = bytearray()
-        while len(data) < size:
-            chunk = s.recv(size - len(data))
-            if not chunk:
-                break
-            data += chunk
+    def serve(conn: socket.socket) -> Any:
+        s = iop.track_tls(sctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False))
+        data = recv_exactly(s, size)
         s.sendall(data)
         eof = clean_eof(s)
         s.close()
-        return bytes(data), eof
+        return data, eof
 
-    task = iop.spawn(serve)
+    task, port = serve_one(iop, serve)
     cctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
     cctx.load_verify_locations(cadata=web_pki.ca.pem)
-    c = iop.track_obj(cctx.wrap_socket(iop.connect(port), server_hostname="127.0.0.1"))
-    cipher = c.cipher()
-    assert cipher is not None
-    row.negotiated, row.cipher = cipher[1], cipher[0]
+    c = iop.track_tls(cctx.wrap_socket(iop.connect(port), server_hostname="127.0.0.1"))
+    cipher = row.record(c.cipher())
     assert cipher[1] == version
     if version == "TLSv1.3":
         # X25519MLKEM768 is offered first; OpenSSL before 3.5 settles on X25519

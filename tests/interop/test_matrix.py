@@ -25,19 +25,31 @@ its rows out of the generic ``MATRIX.md`` (which lists the scenario tests).
 from __future__ import annotations
 
 import datetime
-import re
+import socket
 import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import mpssl
-import pki
 import pytest
-from interop_support import _OUTCOMES, HERE, PROC_TIMEOUT, Interop, Proc, openssl_binary
+from interop_support import (
+    _OUTCOMES,
+    HERE,
+    OPENSSL_TO_MPSSL,
+    PROC_TIMEOUT,
+    Interop,
+    WebPki,
+    make_web_pki,
+    openssl_binary,
+    openssl_field,
+    recv_line,
+    serve_echo,
+    serve_one,
+    start_s_server,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -74,20 +86,6 @@ def suite_of(version: str, key: str, bulk: str) -> str:
         return f"TLS-{bulk}"
     family = "RSA" if key.startswith("rsa") else "ECDSA"
     return f"TLS-ECDHE-{family}-WITH-{bulk}"
-
-
-# OpenSSL's names (CPython's cipher()[0], openssl's "Ciphersuite:") -> mpssl's names.
-OPENSSL_TO_MPSSL = {
-    "TLS_AES_256_GCM_SHA384": "TLS-AES-256-GCM-SHA384",
-    "TLS_AES_128_GCM_SHA256": "TLS-AES-128-GCM-SHA256",
-    "TLS_CHACHA20_POLY1305_SHA256": "TLS-CHACHA20-POLY1305-SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384",
-    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
-    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
-    "ECDHE-RSA-AES256-GCM-SHA384": "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384",
-    "ECDHE-RSA-AES128-GCM-SHA256": "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
-    "ECDHE-RSA-CHACHA20-POLY1305": "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256",
-}
 
 
 @dataclass(frozen=True)
@@ -142,54 +140,18 @@ def cells(peer: str, direction: str) -> list[Any]:
 # that key type, as PEM files (made lazily: RSA-4096 key generation takes a while)
 
 
-@dataclass
-class KeyPki:
-    key: str
-    server: pki.Cert
-    client: pki.Cert
-    ca_pem: Path
-    server_pem: Path  # leaf + CA
-    server_key: Path
-    client_pem: Path
-    client_key: Path
-
-    @property
-    def client_cn(self) -> str:
-        return f"mpssl matrix client {self.key}"
-
-
 @pytest.fixture(scope="session")
-def matrix_pki(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], KeyPki]:
-    made: dict[str, KeyPki] = {}
+def matrix_pki(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], WebPki]:
+    made: dict[str, WebPki] = {}
     base = tmp_path_factory.mktemp("interop-matrix-pki")
 
-    def get(key: str) -> KeyPki:
+    def get(key: str) -> WebPki:
         if key not in made:
-            ca = pki.make_ca(f"mpssl matrix CA {key}", key=key)
-            server = pki.make_cert(
-                "localhost", issuer=ca, key=key, dns=("localhost",), ips=("127.0.0.1",)
-            )
-            client = pki.make_cert(
-                f"mpssl matrix client {key}", issuer=ca, key=key, dns=("client.local",)
-            )
             d = base / key
             d.mkdir()
-            kp = KeyPki(
-                key,
-                server,
-                client,
-                d / "ca.pem",
-                d / "server.pem",
-                d / "server.key",
-                d / "client.pem",
-                d / "client.key",
+            made[key] = make_web_pki(
+                d, f"mpssl matrix CA {key}", f"mpssl matrix client {key}", key=key
             )
-            kp.ca_pem.write_bytes(ca.pem)
-            kp.server_pem.write_bytes(server.chain_pem)
-            kp.server_key.write_bytes(server.key_bytes("pkcs8", "pem"))
-            kp.client_pem.write_bytes(client.chain_pem)
-            kp.client_key.write_bytes(client.key_bytes("pkcs8", "pem"))
-            made[key] = kp
         return made[key]
 
     return get
@@ -368,6 +330,12 @@ def matrix_table() -> Iterator[Table]:
 
 
 @pytest.fixture
+def kp(request: pytest.FixtureRequest, matrix_pki: Callable[[str], WebPki]) -> WebPki:
+    """The PKI of the cell's key type."""
+    return matrix_pki(request.node.callspec.params["cell"].key)
+
+
+@pytest.fixture
 def result(request: pytest.FixtureRequest, matrix_table: Table) -> Result:
     cell = request.node.callspec.params["cell"]
     return matrix_table.add(request.node.nodeid, cell)
@@ -379,54 +347,24 @@ def result(request: pytest.FixtureRequest, matrix_table: Table) -> Result:
 MESSAGE = b"hello from the matrix\n"
 
 
-def pin(ctx: ssl.SSLContext, version: str) -> None:
-    v = ssl.TLSVersion.TLSv1_3 if version == "TLSv1.3" else ssl.TLSVersion.TLSv1_2
-    ctx.minimum_version = v
-    ctx.maximum_version = v
-
-
-def recv_line(s: ssl.SSLSocket) -> bytes:
-    out = bytearray()
-    while not out.endswith(b"\n"):
-        chunk = s.recv(1024)
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
-
-
-def flag(version: str) -> str:
-    return "-tls1_3" if version == "TLSv1.3" else "-tls1_2"
-
-
-def summary(proc: Proc, name: str) -> str:
-    """A ``Name: value`` line of openssl's connection summary."""
-    for line in proc.lines:
-        m = re.match(rf"^{re.escape(name)}: (.*)$", line)
-        if m:
-            return m.group(1).strip()
-    raise AssertionError(f"openssl printed no {name!r} line\n{proc.transcript()}")
-
-
-def mpssl_client_ctx(cell: Cell, kp: KeyPki) -> mpssl.SSLContext:
-    ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(kp.ca_pem))
+def mpssl_client_ctx(cell: Cell, kp: WebPki) -> mpssl.SSLContext:
+    ctx = kp.mpssl_client_ctx(cell.mtls)
     ctx.set_ciphers([cell.suite])
     assert ctx.get_ciphers() == [cell.suite]
-    if cell.mtls:
-        ctx.load_cert_chain(str(kp.client_pem), str(kp.client_key))
     return ctx
 
 
-def mpssl_server_ctx(cell: Cell, kp: KeyPki) -> mpssl.SSLContext:
-    ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(kp.server_pem), str(kp.server_key))
+def mpssl_server_ctx(cell: Cell, kp: WebPki) -> mpssl.SSLContext:
+    ctx = kp.mpssl_server_ctx(cell.mtls)
     ctx.set_ciphers([cell.suite])
     assert ctx.get_ciphers() == [cell.suite]
-    if cell.mtls:
-        ctx.verify_mode = mpssl.CERT_REQUIRED
-        ctx.load_verify_locations(cafile=str(kp.ca_pem))
     return ctx
+
+
+def serve_mpssl(iop: Interop, cell: Cell, kp: WebPki) -> tuple[Any, int]:
+    """The cell's mpssl echo server: its thread and port."""
+    sctx = mpssl_server_ctx(cell, kp)
+    return serve_echo(iop, lambda conn: sctx.wrap_socket(conn, server_side=True), peer_der=True)
 
 
 def run_cell(result: Result, body: Callable[[], None]) -> None:
@@ -450,36 +388,26 @@ def run_cell(result: Result, body: Callable[[], None]) -> None:
 
 
 @pytest.mark.parametrize("cell", cells(CPY, "to-peer"))
-def test_mpssl_client_cpython_server(
-    iop: Interop, matrix_pki: Callable[[str], KeyPki], result: Result, cell: Cell
-) -> None:
-    kp = matrix_pki(cell.key)
-
+def test_mpssl_client_cpython_server(iop: Interop, kp: WebPki, result: Result, cell: Cell) -> None:
     def body() -> None:
-        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        sctx.load_cert_chain(kp.server_pem, kp.server_key)
-        pin(sctx, cell.version)
-        if cell.mtls:
-            sctx.verify_mode = ssl.CERT_REQUIRED
-            sctx.load_verify_locations(cafile=str(kp.ca_pem))
-        ls, port = iop.listener()
+        sctx = kp.cpython_server_ctx(cell.version, cell.mtls)
 
-        def serve() -> dict[str, Any]:
-            s = iop.track_obj(sctx.wrap_socket(iop.accept(ls), server_side=True))
+        def serve(conn: socket.socket) -> dict[str, Any]:
+            s = iop.track_tls(sctx.wrap_socket(conn, server_side=True))
             info: dict[str, Any] = {
                 "version": s.version(),
                 "cipher": s.cipher(),
                 "peer_der": s.getpeercert(binary_form=True),
             }
-            info["got"] = recv_line(s)
+            info["got"] = recv_line(s, 1024)
             s.sendall(b"echo:" + info["got"])
             info["eof"] = s.recv(16)
             s.close()
             return info
 
-        task = iop.spawn(serve)
+        task, port = serve_one(iop, serve)
         ctx = mpssl_client_ctx(cell, kp)
-        c = iop.track_obj(ctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
+        c = iop.track_tls(ctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
         assert c.cipher() == (cell.suite, cell.version)
         assert c.getpeercert(binary_form=True) == kp.server.der
         assert c.write(MESSAGE) == len(MESSAGE)
@@ -496,40 +424,18 @@ def test_mpssl_client_cpython_server(
 
 
 @pytest.mark.parametrize("cell", cells(CPY, "from-peer"))
-def test_cpython_client_mpssl_server(
-    iop: Interop, matrix_pki: Callable[[str], KeyPki], result: Result, cell: Cell
-) -> None:
-    kp = matrix_pki(cell.key)
-
+def test_cpython_client_mpssl_server(iop: Interop, kp: WebPki, result: Result, cell: Cell) -> None:
     def body() -> None:
-        sctx = mpssl_server_ctx(cell, kp)
-        ls, port = iop.listener()
-
-        def serve() -> dict[str, Any]:
-            s = iop.track_obj(sctx.wrap_socket(iop.accept(ls), server_side=True))
-            info: dict[str, Any] = {
-                "cipher": s.cipher(),
-                "peer_der": s.getpeercert(binary_form=True),
-            }
-            info["got"] = s.readline()
-            s.write(b"echo:" + info["got"])
-            s.close()
-            return info
-
-        task = iop.spawn(serve)
-        cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        cctx.load_verify_locations(cafile=str(kp.ca_pem))
-        pin(cctx, cell.version)
-        if cell.mtls:
-            cctx.load_cert_chain(kp.client_pem, kp.client_key)
-        c = iop.track_obj(cctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
+        task, port = serve_mpssl(iop, cell, kp)
+        cctx = kp.cpython_client_ctx(cell.version, cell.mtls)
+        c = iop.track_tls(cctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
         assert c.version() == cell.version
         cipher = c.cipher()
         assert cipher is not None
         assert OPENSSL_TO_MPSSL.get(cipher[0]) == cell.suite, cipher
         assert c.getpeercert(binary_form=True) == kp.server.der
         c.sendall(MESSAGE)
-        assert recv_line(c) == b"echo:" + MESSAGE
+        assert recv_line(c, 1024) == b"echo:" + MESSAGE
         eof = c.recv(16)
         info = task.join()
         c.close()
@@ -547,26 +453,13 @@ def test_cpython_client_mpssl_server(
 
 @pytest.mark.parametrize("cell", cells(OSSL, "to-peer"))
 def test_mpssl_client_openssl_s_server(
-    iop: Interop,
-    openssl: str,
-    matrix_pki: Callable[[str], KeyPki],
-    result: Result,
-    cell: Cell,
+    iop: Interop, openssl: str, kp: WebPki, result: Result, cell: Cell
 ) -> None:
-    kp = matrix_pki(cell.key)
-
     def body() -> None:
-        argv = [
-            openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev",
-            "-cert", str(kp.server_pem), "-key", str(kp.server_key), flag(cell.version),
-        ]  # fmt: skip
-        if cell.mtls:
-            argv += ["-Verify", "1", "-CAfile", str(kp.ca_pem), "-verify_return_error"]
-        proc = iop.start(argv, name="s_server")
-        port = int(proc.expect(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
+        proc, port = start_s_server(iop, kp.s_server_argv(openssl, cell.version, cell.mtls))
 
         ctx = mpssl_client_ctx(cell, kp)
-        c = iop.track_obj(ctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
+        c = iop.track_tls(ctx.wrap_socket(iop.connect(port), server_hostname="localhost"))
         assert c.cipher() == (cell.suite, cell.version)
         assert c.getpeercert(binary_form=True) == kp.server.der
         c.write(MESSAGE)
@@ -575,49 +468,22 @@ def test_mpssl_client_openssl_s_server(
         assert c.read() == b""  # s_server closes with close_notify
         c.close()
         assert proc.wait(PROC_TIMEOUT) == 0, proc.transcript()
-        assert summary(proc, "Protocol version") == cell.version, proc.transcript()
-        assert OPENSSL_TO_MPSSL.get(summary(proc, "Ciphersuite")) == cell.suite
+        assert openssl_field(proc, "Protocol version") == cell.version, proc.transcript()
+        assert OPENSSL_TO_MPSSL.get(openssl_field(proc, "Ciphersuite")) == cell.suite
         if cell.mtls:
-            assert summary(proc, "Peer certificate") == f"CN = {kp.client_cn}"
-            assert summary(proc, "Verification") == "OK"
+            assert openssl_field(proc, "Peer certificate") == f"CN = {kp.client_cn}"
+            assert openssl_field(proc, "Verification") == "OK"
 
     run_cell(result, body)
 
 
 @pytest.mark.parametrize("cell", cells(OSSL, "from-peer"))
 def test_openssl_s_client_mpssl_server(
-    iop: Interop,
-    openssl: str,
-    matrix_pki: Callable[[str], KeyPki],
-    result: Result,
-    cell: Cell,
+    iop: Interop, openssl: str, kp: WebPki, result: Result, cell: Cell
 ) -> None:
-    kp = matrix_pki(cell.key)
-
     def body() -> None:
-        sctx = mpssl_server_ctx(cell, kp)
-        ls, port = iop.listener()
-
-        def serve() -> dict[str, Any]:
-            s = iop.track_obj(sctx.wrap_socket(iop.accept(ls), server_side=True))
-            info: dict[str, Any] = {
-                "cipher": s.cipher(),
-                "peer_der": s.getpeercert(binary_form=True),
-            }
-            info["got"] = s.readline()
-            s.write(b"echo:" + info["got"])
-            s.close()
-            return info
-
-        task = iop.spawn(serve)
-        argv = [
-            openssl, "s_client", "-connect", f"127.0.0.1:{port}", flag(cell.version),
-            "-CAfile", str(kp.ca_pem), "-servername", "localhost",
-            "-verify_hostname", "localhost", "-verify_return_error", "-brief", "-ign_eof",
-        ]  # fmt: skip
-        if cell.mtls:
-            argv += ["-cert", str(kp.client_pem), "-key", str(kp.client_key)]
-        proc = iop.start(argv, name="s_client")
+        task, port = serve_mpssl(iop, cell, kp)
+        proc = iop.start(kp.s_client_argv(openssl, port, cell.version, cell.mtls), name="s_client")
         proc.send(MESSAGE.decode())
         proc.close_stdin()
         info = task.join()
@@ -626,9 +492,9 @@ def test_openssl_s_client_mpssl_server(
         assert info["got"] == MESSAGE
         assert info["peer_der"] == (kp.client.der if cell.mtls else None)
         assert "echo:" + MESSAGE.decode().strip() in proc.lines, proc.transcript()
-        assert summary(proc, "Protocol version") == cell.version
-        assert OPENSSL_TO_MPSSL.get(summary(proc, "Ciphersuite")) == cell.suite
-        assert summary(proc, "Verification") == "OK"
-        assert summary(proc, "Verified peername") == "localhost"
+        assert openssl_field(proc, "Protocol version") == cell.version
+        assert OPENSSL_TO_MPSSL.get(openssl_field(proc, "Ciphersuite")) == cell.suite
+        assert openssl_field(proc, "Verification") == "OK"
+        assert openssl_field(proc, "Verified peername") == "localhost"
 
     run_cell(result, body)

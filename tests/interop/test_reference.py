@@ -12,6 +12,7 @@ and RSA-2048, given as DER bytes or as file paths on both sides.
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ from interop_support import (
     RefCert,
     RefPeer,
     pattern,
+    serve_echo,
+    serve_one,
 )
 
 pytestmark = pytest.mark.interop
@@ -42,6 +45,9 @@ SUITE = {
 }
 
 RefPeerFactory = Callable[..., RefPeer]
+RefCerts = dict[str, RefCert]
+TO_REF = "mpssl client -> reference server"
+FROM_REF = "reference client -> mpssl server"
 
 
 def mpssl_client(
@@ -78,9 +84,41 @@ def mpssl_server(raw: Any, mode: str, own: RefCert, ca: RefCert | None = None) -
     return ctx.wrap_socket(raw, server_side=True)
 
 
-def finish_ok(ref: RefPeer) -> None:
+def reference_server(
+    iop: Interop, ref_peer: RefPeerFactory, cert: RefCert, **kw: Any
+) -> tuple[RefPeer, socket.socket]:
+    """Start the reference as a server presenting ``cert``; returns it and a raw socket
+    connected to it."""
+    ref = ref_peer("server", cert=cert, **kw)
+    assert ref.port is not None
+    return ref, iop.connect(ref.port)
+
+
+def reference_client(
+    ref_peer: RefPeerFactory, port: int, ca: RefCert, hostname: str = REFERENCE_HOST, **kw: Any
+) -> RefPeer:
+    """Start the reference as a CERT_REQUIRED client of 127.0.0.1:``port`` trusting ``ca``."""
+    return ref_peer("client", ca=ca, verify=mpssl.CERT_REQUIRED, hostname=hostname, port=port, **kw)
+
+
+def finish_ok(ref: RefPeer, eof: bool = False) -> None:
+    """The reference (after reading b"" at the end, with ``eof``) prints "done" and exits 0."""
+    if eof:
+        ref.proc.expect(r"^eof b''$")
     ref.proc.expect(r"^done$")
     assert ref.proc.wait(PROC_TIMEOUT) == 0, ref.proc.transcript()
+
+
+def assert_oserror(err: BaseException | None, args: tuple[Any, ...], who: str) -> None:
+    """What ``who`` (an mpssl end) raised is the OSError with ``args``."""
+    assert isinstance(err, OSError), f"{who}: expected OSError{args}, got {err!r}"
+    assert err.args == args
+
+
+def release_ok(ref: RefPeer) -> None:
+    """Let the failed reference close its socket; it exits 0."""
+    ref.release()
+    assert ref.proc.wait(PROC_TIMEOUT) == 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -90,26 +128,13 @@ def finish_ok(ref: RefPeer) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_reference_server_mpssl_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    kind: str,
-    mode: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, kind: str, mode: str
 ) -> None:
-    row: Case = case(
-        PEER,
-        "mpssl client -> reference server",
-        "TLSv1.2",
-        f"CERT_REQUIRED + CN, {kind}, DER {mode}",
-    )
+    row: Case = case(PEER, TO_REF, "TLSv1.2", f"CERT_REQUIRED + CN, {kind}, DER {mode}")
     cert = ref_certs[kind]
-    ref = ref_peer("server", mode=mode, cert=cert)
-    assert ref.port is not None
-    c = iop.track_obj(mpssl_client(iop.connect(ref.port), mode, cert, REFERENCE_HOST))
-    cipher = c.cipher()
-    assert cipher is not None
-    row.negotiated, row.cipher = cipher[1], cipher[0]
+    ref, raw = reference_server(iop, ref_peer, cert, mode=mode)
+    c = iop.track_tls(mpssl_client(raw, mode, cert, REFERENCE_HOST))
+    cipher = row.record(c.cipher())
     assert cipher == (SUITE[kind], "TLSv1.2")
     assert c.write(b"hello reference\n") == 16
     assert ref.cipher() == cipher
@@ -117,121 +142,62 @@ def test_reference_server_mpssl_client(
     assert c.readline() == b"echo:hello reference\n"
     c.close()
     # mpssl's close_notify (or at worst the FIN) ends the reference's read(16) with b''
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_mpssl_server_reference_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    kind: str,
-    mode: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, kind: str, mode: str
 ) -> None:
-    row: Case = case(
-        PEER,
-        "reference client -> mpssl server",
-        "TLSv1.2",
-        f"CERT_REQUIRED + CN, {kind}, DER {mode}",
-    )
+    row: Case = case(PEER, FROM_REF, "TLSv1.2", f"CERT_REQUIRED + CN, {kind}, DER {mode}")
     cert = ref_certs[kind]
-    ls, port = iop.listener()
-
-    def serve() -> dict[str, Any]:
-        s = iop.track_obj(mpssl_server(iop.accept(ls), mode, cert))
-        info: dict[str, Any] = {"cipher": s.cipher()}
-        info["got"] = s.readline()
-        s.write(b"echo:" + info["got"])
-        s.close()
-        return info
-
-    task = iop.spawn(serve)
-    ref = ref_peer(
-        "client",
-        mode=mode,
-        ca=cert,
-        verify=mpssl.CERT_REQUIRED,
-        hostname=REFERENCE_HOST,
-        port=port,
-        message="hello mpssl\n",
-    )
+    task, port = serve_echo(iop, lambda conn: mpssl_server(conn, mode, cert))
+    ref = reference_client(ref_peer, port, cert, mode=mode, message="hello mpssl\n")
     ref_cipher = ref.cipher()
     info = task.join()
-    row.negotiated, row.cipher = info["cipher"][1], info["cipher"][0]
-    assert info["cipher"] == (SUITE[kind], "TLSv1.2")
+    assert row.record(info["cipher"]) == (SUITE[kind], "TLSv1.2")
     assert ref_cipher == info["cipher"]
     assert info["got"] == b"hello mpssl\n"
     ref.proc.expect(r"^got b'echo:hello mpssl\\n'$")
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_mutual_reference_server_mpssl_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    mode: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, mode: str
 ) -> None:
-    row: Case = case(PEER, "mpssl client -> reference server", "TLSv1.2", f"mutual TLS, DER {mode}")
+    row: Case = case(PEER, TO_REF, "TLSv1.2", f"mutual TLS, DER {mode}")
     server, client = ref_certs["ec256"], ref_certs["client"]
-    ref = ref_peer("server", mode=mode, cert=server, ca=client, verify=mpssl.CERT_REQUIRED)
-    assert ref.port is not None
-    c = iop.track_obj(mpssl_client(iop.connect(ref.port), mode, server, REFERENCE_HOST, client))
-    cipher = c.cipher()
-    assert cipher is not None
-    row.negotiated, row.cipher = cipher[1], cipher[0]
+    ref, raw = reference_server(
+        iop, ref_peer, server, mode=mode, ca=client, verify=mpssl.CERT_REQUIRED
+    )
+    c = iop.track_tls(mpssl_client(raw, mode, server, REFERENCE_HOST, client))
+    cipher = row.record(c.cipher())
     assert cipher[1] == "TLSv1.2"
     c.write(b"mutual\n")
     assert ref.cipher() == cipher
     assert c.readline() == b"echo:mutual\n"
     c.close()
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_mutual_mpssl_server_reference_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    mode: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, mode: str
 ) -> None:
-    row: Case = case(PEER, "reference client -> mpssl server", "TLSv1.2", f"mutual TLS, DER {mode}")
+    row: Case = case(PEER, FROM_REF, "TLSv1.2", f"mutual TLS, DER {mode}")
     server, client = ref_certs["ec256"], ref_certs["client"]
-    ls, port = iop.listener()
-
-    def serve() -> dict[str, Any]:
-        s = iop.track_obj(mpssl_server(iop.accept(ls), mode, server, ca=client))
-        info: dict[str, Any] = {"cipher": s.cipher(), "peer": s.getpeercert(binary_form=True)}
-        info["got"] = s.readline()
-        s.write(b"echo:" + info["got"])
-        s.close()
-        return info
-
-    task = iop.spawn(serve)
-    # the reference-style client certificate (self-signed, CA:TRUE) is its own trust anchor
-    ref = ref_peer(
-        "client",
-        mode=mode,
-        cert=client,
-        ca=server,
-        verify=mpssl.CERT_REQUIRED,
-        hostname=REFERENCE_HOST,
-        port=port,
-        message="mutual\n",
+    task, port = serve_echo(
+        iop, lambda conn: mpssl_server(conn, mode, server, ca=client), peer_der=True
     )
+    # the reference-style client certificate (self-signed, CA:TRUE) is its own trust anchor
+    ref = reference_client(ref_peer, port, server, mode=mode, cert=client, message="mutual\n")
     ref_cipher = ref.cipher()
     info = task.join()
-    row.negotiated, row.cipher = info["cipher"][1], info["cipher"][0]
-    assert info["cipher"][1] == "TLSv1.2"
+    assert row.record(info["cipher"])[1] == "TLSv1.2"
     assert ref_cipher == info["cipher"]
-    assert info["peer"] == client.cert_der
+    assert info["peer_der"] == client.cert_der
     assert info["got"] == b"mutual\n"
     ref.proc.expect(r"^got b'echo:mutual\\n'$")
     finish_ok(ref)
@@ -243,22 +209,11 @@ def test_mutual_mpssl_server_reference_client(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_reference_server_mpssl_client_wrong_hostname(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    kind: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, kind: str
 ) -> None:
-    case(
-        PEER,
-        "mpssl client -> reference server",
-        "TLSv1.2",
-        f"wrong host name: mpssl rejects ({kind})",
-    )
+    case(PEER, TO_REF, "TLSv1.2", f"wrong host name: mpssl rejects ({kind})")
     cert = ref_certs[kind]
-    ref = ref_peer("server", cert=cert)
-    assert ref.port is not None
-    raw = iop.connect(ref.port)
+    ref, raw = reference_server(iop, ref_peer, cert)
     with pytest.raises(ValueError) as ei:
         mpssl_client(raw, "bytes", cert, "wrong.local")
     assert str(ei.value) == CN_MISMATCH
@@ -267,146 +222,90 @@ def test_reference_server_mpssl_client_wrong_hostname(
     # until the reference has reported)
     assert ref.error() == ("OSError", FATAL_ALERT)
     raw.close()
-    ref.release()
-    assert ref.proc.wait(PROC_TIMEOUT) == 0
+    release_ok(ref)
 
 
 def test_mpssl_server_reference_client_wrong_hostname(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    case(PEER, "reference client -> mpssl server", "TLSv1.2", "wrong host name: reference rejects")
+    case(PEER, FROM_REF, "TLSv1.2", "wrong host name: reference rejects")
     cert = ref_certs["ec256"]
-    ls, port = iop.listener()
-    task = iop.spawn(lambda: mpssl_server(iop.accept(ls), "bytes", cert))
-    ref = ref_peer("client", ca=cert, verify=mpssl.CERT_REQUIRED, hostname="wrong.local", port=port)
+    task, port = serve_one(iop, lambda conn: mpssl_server(conn, "bytes", cert))
+    ref = reference_client(ref_peer, port, cert, hostname="wrong.local")
     assert ref.error() == ("ValueError", (CN_MISMATCH,))
     err = task.exception()
-    ref.release()
-    assert isinstance(err, OSError), f"mpssl server: expected the alert as OSError, got {err!r}"
-    assert err.args == FATAL_ALERT
-    assert ref.proc.wait(PROC_TIMEOUT) == 0
+    release_ok(ref)
+    assert_oserror(err, FATAL_ALERT, "mpssl server")
 
 
 def test_mpssl_server_expired_cert_reference_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    case(
-        PEER,
-        "reference client -> mpssl server",
-        "TLSv1.2",
-        "expired server cert: reference rejects",
-    )
+    case(PEER, FROM_REF, "TLSv1.2", "expired server cert: reference rejects")
     cert = ref_certs["expired"]
-    ls, port = iop.listener()
-    task = iop.spawn(lambda: mpssl_server(iop.accept(ls), "path", cert))
-    ref = ref_peer(
-        "client",
-        mode="path",
-        ca=cert,
-        verify=mpssl.CERT_REQUIRED,
-        hostname=REFERENCE_HOST,
-        port=port,
-    )
+    task, port = serve_one(iop, lambda conn: mpssl_server(conn, "path", cert))
+    ref = reference_client(ref_peer, port, cert, mode="path")
     typ, args = ref.error()
     assert typ == "ValueError"
     assert "The certificate validity has expired" in args[0]
     assert args == (EXPIRED,)
     err = task.exception()
-    ref.release()
-    assert isinstance(err, OSError), f"mpssl server: expected the alert as OSError, got {err!r}"
-    assert err.args == FATAL_ALERT
-    assert ref.proc.wait(PROC_TIMEOUT) == 0
+    release_ok(ref)
+    assert_oserror(err, FATAL_ALERT, "mpssl server")
 
 
 def test_mpssl_client_expired_cert_reference_server(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    case(PEER, "mpssl client -> reference server", "TLSv1.2", "expired server cert: mpssl rejects")
+    case(PEER, TO_REF, "TLSv1.2", "expired server cert: mpssl rejects")
     cert = ref_certs["expired"]
-    ref = ref_peer("server", cert=cert)
-    assert ref.port is not None
-    raw = iop.connect(ref.port)
+    ref, raw = reference_server(iop, ref_peer, cert)
     with pytest.raises(ValueError) as ei:
         mpssl_client(raw, "path", cert, REFERENCE_HOST)
     assert str(ei.value) == EXPIRED
     assert ref.error() == ("OSError", FATAL_ALERT)
     raw.close()
-    ref.release()
-    assert ref.proc.wait(PROC_TIMEOUT) == 0
+    release_ok(ref)
 
 
 def test_mpssl_server_requires_cert_reference_client_has_none(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    case(PEER, "reference client -> mpssl server", "TLSv1.2", "client cert missing: mpssl rejects")
+    case(PEER, FROM_REF, "TLSv1.2", "client cert missing: mpssl rejects")
     server, client = ref_certs["ec256"], ref_certs["client"]
-    ls, port = iop.listener()
-    conns: list[Any] = []
-
-    def serve() -> Any:
-        conn = iop.accept(ls)
-        conns.append(conn)
-        return mpssl_server(conn, "bytes", server, ca=client)
-
-    task = iop.spawn(serve)
-    ref = ref_peer(
-        "client", ca=server, verify=mpssl.CERT_REQUIRED, hostname=REFERENCE_HOST, port=port
-    )
+    task, port = serve_one(iop, lambda conn: mpssl_server(conn, "bytes", server, ca=client))
+    ref = reference_client(ref_peer, port, server)
     err = task.exception()
-    assert isinstance(err, OSError), f"mpssl server: expected OSError, got {err!r}"
-    assert err.args == NO_CLIENT_CERT
-    # the accepted socket is still open: the reference reads mpssl's alert, not a reset
+    assert_oserror(err, NO_CLIENT_CERT, "mpssl server")
+    # the accepted socket is still open (``iop`` holds it until teardown): the reference reads
+    # mpssl's alert, not a reset
     assert ref.error() == ("OSError", FATAL_ALERT)
-    ref.release()
-    assert ref.proc.wait(PROC_TIMEOUT) == 0
+    release_ok(ref)
 
 
 @pytest.mark.parametrize("handshake", ["deferred", "blocking"])
 def test_reference_server_requires_cert_mpssl_client_has_none(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    handshake: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, handshake: str
 ) -> None:
     """The reference sends its handshake_failure alert only when the handshake runs inside a
     read/write (``do_handshake_on_connect=False``, as asyncio servers do); a blocking
     ``wrap_socket`` just fails and leaves the socket to its caller, so mpssl sees the close."""
-    case(
-        PEER,
-        "mpssl client -> reference server",
-        "TLSv1.2",
-        f"client cert missing: reference rejects ({handshake} handshake)",
-    )
+    case(PEER, TO_REF, "TLSv1.2", f"client cert missing: reference rejects ({handshake} handshake)")
     server, client = ref_certs["ec256"], ref_certs["client"]
-    ref = ref_peer(
-        "server",
-        cert=server,
+    ref, raw = reference_server(
+        iop,
+        ref_peer,
+        server,
         ca=client,
         verify=mpssl.CERT_REQUIRED,
         deferred=handshake == "deferred",
     )
-    assert ref.port is not None
-    raw = iop.connect(ref.port)
     task = iop.spawn(mpssl_client, raw, "bytes", server, REFERENCE_HOST)
     assert ref.error() == ("OSError", NO_CLIENT_CERT)
     if handshake == "deferred":
         err = task.exception()
         ref.release()
-        assert isinstance(err, OSError), f"mpssl client: expected OSError, got {err!r}"
-        assert err.args == FATAL_ALERT
+        assert_oserror(err, FATAL_ALERT, "mpssl client")
     else:
         ref.release()  # the reference closes its socket (unread data: maybe a reset)
         err = task.exception()
@@ -427,56 +326,44 @@ BULK = 40000  # several full-size records each way (reference: 16 KiB in, 4 KiB 
 
 
 def test_bulk_reference_server_mpssl_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    row: Case = case(PEER, "mpssl client -> reference server", "TLSv1.2", f"{BULK} bytes each way")
+    row: Case = case(PEER, TO_REF, "TLSv1.2", f"{BULK} bytes each way")
     cert = ref_certs["ec256"]
-    ref = ref_peer("server", cert=cert, bulk=BULK)
-    assert ref.port is not None
-    c = iop.track_obj(mpssl_client(iop.connect(ref.port), "bytes", cert, REFERENCE_HOST))
-    row.negotiated, row.cipher = c.cipher()[1], c.cipher()[0]
+    ref, raw = reference_server(iop, ref_peer, cert, bulk=BULK)
+    c = iop.track_tls(mpssl_client(raw, "bytes", cert, REFERENCE_HOST))
+    row.record(c.cipher())
     assert c.write(pattern(BULK)) == BULK
     assert c.read(BULK) == pattern(BULK)
     ref.proc.expect(rf"^bulk {BULK} True$")
     ref.proc.expect(rf"^wrote {BULK}$")
     c.close()
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
 
 
 def test_bulk_mpssl_server_reference_client(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any
 ) -> None:
-    row: Case = case(PEER, "reference client -> mpssl server", "TLSv1.2", f"{BULK} bytes each way")
+    row: Case = case(PEER, FROM_REF, "TLSv1.2", f"{BULK} bytes each way")
     cert = ref_certs["rsa2048"]
-    ls, port = iop.listener()
 
-    def serve() -> tuple[Any, bytes, int]:
-        s = iop.track_obj(mpssl_server(iop.accept(ls), "path", cert))
+    def serve(conn: socket.socket) -> tuple[Any, bytes, int]:
+        s = iop.track_tls(mpssl_server(conn, "path", cert))
         data = s.read(BULK)
         n = s.write(data)
         cipher = s.cipher()
         s.close()
         return cipher, data, n
 
-    task = iop.spawn(serve)
-    ref = ref_peer(
-        "client", ca=cert, verify=mpssl.CERT_REQUIRED, hostname=REFERENCE_HOST, port=port, bulk=BULK
-    )
+    task, port = serve_one(iop, serve)
+    ref = reference_client(ref_peer, port, cert, bulk=BULK)
     ref.proc.expect(rf"^wrote {BULK}$")
     ref.proc.expect(rf"^bulk {BULK} True$")
     cipher, data, n = task.join()
-    row.negotiated, row.cipher = cipher[1], cipher[0]
+    row.record(cipher)
     assert data == pattern(BULK)
     assert n == BULK
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
 
 
 @pytest.mark.parametrize(
@@ -485,25 +372,17 @@ def test_bulk_mpssl_server_reference_client(
     ids=["reference-name", "iana-name"],
 )
 def test_set_ciphers_mpssl_client_reference_server(
-    iop: Interop,
-    ref_peer: RefPeerFactory,
-    ref_certs: dict[str, RefCert],
-    case: Any,
-    suite: str,
+    iop: Interop, ref_peer: RefPeerFactory, ref_certs: RefCerts, case: Any, suite: str
 ) -> None:
     """mpssl's set_ciphers (reference or IANA spelling) decides the suite; both ends agree."""
-    row: Case = case(
-        PEER, "mpssl client -> reference server", "TLSv1.2", f"set_ciphers([{suite!r}])"
-    )
+    row: Case = case(PEER, TO_REF, "TLSv1.2", f"set_ciphers([{suite!r}])")
     cert = ref_certs["ec256"]
     expected = suite.replace("_", "-")
-    ref = ref_peer("server", cert=cert)
-    assert ref.port is not None
+    ref, raw = reference_server(iop, ref_peer, cert)
     ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cadata=cert.cert_der)
     ctx.set_ciphers([suite])
     assert ctx.get_ciphers() == [expected]
-    raw = iop.connect(ref.port)
     if "CHACHA20" in suite:
         # the reference is built without ChaCha20-Poly1305: no shared suite
         with pytest.raises(OSError) as ei:
@@ -511,16 +390,13 @@ def test_set_ciphers_mpssl_client_reference_server(
         assert ei.value.args == FATAL_ALERT
         assert ref.error() == ("OSError", (-28160, "MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE"))
         raw.close()
-        ref.release()
-        assert ref.proc.wait(PROC_TIMEOUT) == 0
+        release_ok(ref)
         row.negotiated = "none (no shared suite)"
         return
-    c = iop.track_obj(ctx.wrap_socket(raw, server_hostname=REFERENCE_HOST))
-    row.negotiated, row.cipher = c.cipher()[1], c.cipher()[0]
-    assert c.cipher() == (expected, "TLSv1.2")
+    c = iop.track_tls(ctx.wrap_socket(raw, server_hostname=REFERENCE_HOST))
+    assert row.record(c.cipher()) == (expected, "TLSv1.2")
     c.write(b"suite\n")
     assert ref.cipher() == (expected, "TLSv1.2")
     assert c.readline() == b"echo:suite\n"
     c.close()
-    ref.proc.expect(r"^eof b''$")
-    finish_ok(ref)
+    finish_ok(ref, eof=True)
