@@ -93,12 +93,12 @@ pub fn drive(session: &mut Session, data: &[u8]) -> Option<mpssl::Error> {
     let mut buf = [0u8; 2048];
     let mut line = Vec::new();
     let mut failed = None;
-    // The 700-byte chunks go in as a transport would give them (`read_tls`, which reads ahead
-    // and keeps what rustls cannot take yet); the others through `feed`.
+    // The 700-byte chunks go in as a transport would give them (`read_tls`); the others
+    // through `feed`.
     let as_transport = step == 700;
     for chunk in data.chunks(step) {
         let mut rest = chunk;
-        // Calls that only processed read-ahead ciphertext take nothing new: bounded.
+        // Calls that take nothing new are bounded.
         let mut idle_calls = 0;
         while !rest.is_empty() {
             let taken = if as_transport {

@@ -137,9 +137,7 @@ class SSLSocket:
     def gettimeout(self) -> float | None: ...
     def fileno(self) -> int: ...
     def pending(self) -> int:
-        """Bytes readable without touching the socket: plaintext already decrypted, after
-        decrypting records an earlier read took from the socket ahead of need (one socket read
-        takes up to 64 KiB). When it is non-zero, read before waiting on :meth:`fileno`."""
+        """Decrypted bytes readable without touching the socket."""
     def wants(self) -> int:
         """``selectors.EVENT_READ``/``EVENT_WRITE`` bits the last unfinished call waits on."""
     def cipher(self) -> tuple[str, str] | None: ...

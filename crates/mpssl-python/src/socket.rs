@@ -347,9 +347,9 @@ impl SslSocket {
         Ok(self.sock.bind(py).call_method0("fileno")?.unbind())
     }
 
-    /// Bytes readable without touching the socket (decrypting records read ahead first).
+    /// Decrypted bytes readable without touching the socket.
     fn pending(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.lock().stream.session_mut().pending_input())
+        py.detach(|| self.lock().stream.session_mut().pending())
     }
 
     /// `selectors.EVENT_READ`/`EVENT_WRITE` bits the last unfinished call waits on.

@@ -4,7 +4,6 @@
 //! through [`Session::write_tls`]; plaintext is read and written with the `*_plaintext`
 //! methods. Fatal errors are sticky: after the first, every call returns the same error.
 
-use std::cell::RefCell;
 use std::io::{self, BufRead, Read, Write};
 
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
@@ -20,20 +19,6 @@ const MAX_HOST_NAME_LEN: usize = 255;
 
 /// Upper bound on ciphertext queued for sending (one TLS record plus overhead, several times).
 const OUTGOING_LIMIT: usize = 64 * 1024;
-
-/// Most ciphertext taken from the transport in one read: four full records. rustls alone
-/// reads at most 4 KiB at a time (one `recv` per 4 KiB, five per full record).
-const READ_AHEAD: usize = 64 * 1024;
-
-/// Read-ahead ciphertext is decrypted until this much plaintext waits; the rest stays in the
-/// session's inbox (rustls refuses input above 16 KiB of unread plaintext).
-const PLAINTEXT_HIGH: usize = 16 * 1024;
-
-thread_local! {
-    /// Each thread's buffer for transport reads, so that a connection holds read-ahead
-    /// ciphertext in memory only while some is left over.
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
 
 /// The TLS state of one connection.
 #[derive(Debug)]
@@ -53,11 +38,6 @@ pub struct Session {
     deferred: Option<Error>,
     /// Watches handshake records for a plaintext close_notify (see [`CloseWatch`]).
     close_watch: CloseWatch,
-    /// Ciphertext read ahead from the transport that rustls has not taken yet (only while at
-    /// least [`PLAINTEXT_HIGH`] bytes of plaintext wait), from `inbox_pos` on. Empty and
-    /// unallocated otherwise.
-    inbox: Vec<u8>,
-    inbox_pos: usize,
 }
 
 impl Session {
@@ -83,8 +63,6 @@ impl Session {
             unread: Vec::new(),
             deferred: None,
             close_watch: CloseWatch::default(),
-            inbox: Vec::new(),
-            inbox_pos: 0,
         };
         session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
         Ok(session)
@@ -122,142 +100,47 @@ impl Session {
         self.conn.wants_write()
     }
 
-    /// Read ciphertext from `rd` and process it. Returns the bytes read (or, when ciphertext
-    /// read ahead earlier was waiting, the bytes of it processed); 0 means the transport
+    /// Read ciphertext from `rd` and process it. Returns the bytes read; 0 means the transport
     /// reached EOF. A transport that would block gives [`Error::WouldBlock`].
-    ///
-    /// One call makes at most one read from `rd`, of up to 64 KiB, and none while ciphertext
-    /// read earlier is still waiting: that is processed first. Ciphertext is decrypted until
-    /// 16 KiB of plaintext wait; what is left stays in the session until plaintext is read.
     pub fn read_tls(&mut self, rd: &mut dyn Read) -> Result<usize, Error> {
         self.check()?;
         if let Some(e) = self.deferred.take() {
             return Err(self.fail(e));
         }
-        if self.inbox_pos < self.inbox.len() {
-            return self.absorb_inbox().map(|n| n.max(1));
-        }
-        let via_thread_buf = READ_BUF.try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => Some(self.read_into(&mut buf, rd)),
-            // Re-entered from inside a transport read (a Python transport running TLS).
-            Err(_) => None,
-        });
-        match via_thread_buf {
-            Ok(Some(result)) => result,
-            _ => self.read_into(&mut Vec::new(), rd),
-        }
-    }
-
-    /// [`Session::read_tls`]'s transport read, through `buf`.
-    fn read_into(&mut self, buf: &mut Vec<u8>, rd: &mut dyn Read) -> Result<usize, Error> {
-        if buf.len() < READ_AHEAD {
-            buf.resize(READ_AHEAD, 0);
-        }
-        let n = match rd.read(&mut buf[..READ_AHEAD]) {
-            Ok(n) => n.min(READ_AHEAD),
+        let read = if self.conn.is_handshaking() {
+            let mut tee = Tee {
+                inner: rd,
+                watch: &mut self.close_watch,
+            };
+            self.conn.read_tls(&mut tee)
+        } else {
+            self.conn.read_tls(rd)
+        };
+        let n = match read {
+            Ok(n) => n,
             Err(e) => return Err(self.fail(Error::from_transport(e))),
         };
-        if n == 0 {
-            // Let rustls see the end of the transport.
-            let mut nothing: &[u8] = &[];
-            if let Err(e) = self.conn.read_tls(&mut nothing) {
-                return Err(self.fail(Error::from_transport(e)));
+        if let Err(e) = self.conn.process_new_packets() {
+            let e = Error::from(e);
+            if self.pending() > 0 {
+                self.deferred = Some(e);
+                return Ok(n.max(1));
             }
-            if let Err(e) = self.conn.process_new_packets() {
-                let e = Error::from(e);
-                if self.pending() > 0 {
-                    self.deferred = Some(e);
-                    return Ok(1);
-                }
-                return Err(self.fail(e));
-            }
-            if !self.conn.is_handshaking() && self.eof.is_none() {
-                self.eof = Some(false);
-            }
-            return Ok(0);
+            return Err(self.fail(e));
         }
-        let data = &buf[..n];
-        let taken = self.absorb(data)?;
-        if taken < n {
-            self.inbox = data[taken..].to_vec();
-            self.inbox_pos = 0;
+        if self.close_watch.seen && self.conn.is_handshaking() {
+            // The peer ended the connection before the handshake finished.
+            return Err(self.fail(Error::HandshakeEof));
+        }
+        if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
+            self.eof = Some(false);
         }
         Ok(n)
     }
 
-    /// Process the waiting read-ahead ciphertext (as far as rustls takes it); returns the
-    /// bytes taken.
-    fn absorb_inbox(&mut self) -> Result<usize, Error> {
-        let inbox = std::mem::take(&mut self.inbox);
-        let pos = std::mem::take(&mut self.inbox_pos);
-        let taken = self.absorb(inbox.get(pos..).unwrap_or_default())?;
-        if pos + taken < inbox.len() {
-            self.inbox = inbox;
-            self.inbox_pos = pos + taken;
-        }
-        Ok(taken)
-    }
-
-    /// Give `data` to rustls and process it, until all is taken or [`PLAINTEXT_HIGH`] bytes of
-    /// plaintext wait. Returns the bytes taken (all of them after a close_notify or a deferred
-    /// error: nothing after those is read).
-    fn absorb(&mut self, data: &[u8]) -> Result<usize, Error> {
-        let mut rest = data;
-        let mut waiting = self.plaintext_len();
-        while !rest.is_empty() && waiting < PLAINTEXT_HIGH {
-            let read = if self.conn.is_handshaking() {
-                let mut tee = Tee {
-                    inner: &mut rest,
-                    watch: &mut self.close_watch,
-                };
-                self.conn.read_tls(&mut tee)
-            } else {
-                self.conn.read_tls(&mut rest)
-            };
-            match read {
-                // A close_notify arrived earlier: rustls reads nothing after it.
-                Ok(0) => return Ok(data.len()),
-                Ok(_) => {}
-                Err(e) => return Err(self.fail(Error::from_transport(e))),
-            }
-            match self.conn.process_new_packets() {
-                Ok(state) => waiting = state.plaintext_bytes_to_read(),
-                Err(e) => {
-                    let e = Error::from(e);
-                    if self.pending() > 0 {
-                        self.deferred = Some(e);
-                        return Ok(data.len());
-                    }
-                    return Err(self.fail(e));
-                }
-            }
-            if self.close_watch.seen && self.conn.is_handshaking() {
-                // The peer ended the connection before the handshake finished.
-                return Err(self.fail(Error::HandshakeEof));
-            }
-        }
-        Ok(data.len() - rest.len())
-    }
-
-    /// Feed ciphertext from memory; returns how much was taken: all of `data`, or less when
-    /// 16 KiB of plaintext wait (read plaintext, then feed the rest). An empty `data` is the
-    /// end of the transport.
+    /// Feed ciphertext from memory; returns how much was taken.
     pub fn feed(&mut self, mut data: &[u8]) -> Result<usize, Error> {
-        if data.is_empty() {
-            return self.read_tls(&mut data);
-        }
-        self.check()?;
-        if let Some(e) = self.deferred.take() {
-            return Err(self.fail(e));
-        }
-        if self.inbox_pos < self.inbox.len() {
-            // Left over from `read_tls`: it comes first.
-            self.absorb_inbox()?;
-            if self.inbox_pos < self.inbox.len() {
-                return Ok(0);
-            }
-        }
-        self.absorb(data)
+        self.read_tls(&mut data)
     }
 
     /// Write queued ciphertext to `wr`. Returns the bytes written.
@@ -397,7 +280,7 @@ impl Session {
         }
     }
 
-    /// Decrypted bytes waiting to be read (without decrypting anything: cheap).
+    /// Decrypted bytes waiting to be read.
     pub fn pending(&mut self) -> usize {
         if !self.unread.is_empty() {
             return self.unread.len();
@@ -406,31 +289,6 @@ impl Session {
             Ok(chunk) => chunk.len(),
             Err(_) => 0,
         }
-    }
-
-    /// Like [`Session::pending`], after decrypting ciphertext that an earlier read took from
-    /// the transport ahead of need. A caller about to wait for the transport (`select`) asks
-    /// this: a positive answer means the data is here already. An error found on the way is
-    /// kept for the next call.
-    pub fn pending_input(&mut self) -> usize {
-        if self.pending() == 0 && self.inbox_pos < self.inbox.len() && self.check().is_ok() {
-            if let Err(e) = self.absorb_inbox() {
-                // `absorb` made a fatal error sticky; keep any other for the next read.
-                if !e.is_fatal() {
-                    self.deferred.get_or_insert(e);
-                }
-            }
-        }
-        self.pending()
-    }
-
-    /// Plaintext bytes rustls holds (all chunks, unlike `pending`). Processes nothing new:
-    /// all ciphertext given to rustls has been processed already.
-    fn plaintext_len(&mut self) -> usize {
-        self.conn
-            .process_new_packets()
-            .map(|state| state.plaintext_bytes_to_read())
-            .unwrap_or(0)
     }
 
     /// Give plaintext back: the next reads return `data` first. Used by stream reads that

@@ -292,49 +292,7 @@ fn transport_error_is_fatal_and_sticky() {
 }
 
 #[test]
-fn one_transport_read_takes_several_records() {
-    let f = fixture();
-    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
-    pump_handshake(&mut c, &mut s).unwrap();
-    let reader = c.get_ref().clone();
-    let data: Vec<u8> = (0..3 * MAX_RECORD).map(|i| (i % 251) as u8).collect();
-    assert_eq!(s.write_stream(&data).unwrap(), Some(data.len()));
-    let reads_before = reader.calls().0;
-    let mut got = vec![0u8; data.len()];
-    assert_eq!(c.read_stream(&mut got).unwrap(), Some(data.len()));
-    assert_eq!(got, data);
-    // Three full records (~49 KiB of ciphertext) came in one transport read, not one per
-    // 4 KiB as rustls alone reads.
-    assert_eq!(reader.calls().0 - reads_before, 1);
-}
-
-#[test]
-fn pending_input_decrypts_what_was_read_ahead() {
-    let f = fixture();
-    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
-    pump_handshake(&mut c, &mut s).unwrap();
-    let reader = c.get_ref().clone();
-    let data = vec![7u8; 2 * MAX_RECORD];
-    assert_eq!(s.write_stream(&data).unwrap(), Some(data.len()));
-    // Read exactly the first record: the second one was read ahead and is not decrypted yet,
-    // and the transport is empty (a `select` would wait forever).
-    let mut first = vec![0u8; MAX_RECORD];
-    assert_eq!(c.read_stream(&mut first).unwrap(), Some(MAX_RECORD));
-    assert_eq!(c.session_mut().pending(), 0);
-    assert!(reader.rx.borrow().data.is_empty());
-    assert_eq!(c.session_mut().pending_input(), MAX_RECORD);
-    let reads_before = reader.calls().0;
-    let mut second = vec![0u8; MAX_RECORD];
-    assert_eq!(c.read_stream(&mut second).unwrap(), Some(MAX_RECORD));
-    assert_eq!(second, data[MAX_RECORD..]);
-    assert_eq!(reader.calls().0, reads_before);
-    // Now nothing is left: the next read waits for the transport.
-    assert_eq!(c.session_mut().pending_input(), 0);
-    assert_eq!(c.read_stream(&mut second).unwrap(), None);
-}
-
-#[test]
-fn bad_record_behind_read_ahead_data_comes_after_the_good_data() {
+fn a_bad_record_after_good_ones_fails_after_they_are_read() {
     let f = fixture();
     let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
     pump_handshake(&mut c, &mut s).unwrap();

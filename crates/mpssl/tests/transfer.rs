@@ -168,34 +168,3 @@ fn blocking_loopback_tcp_echo() {
     tls.close();
     assert_eq!(server.join().unwrap().unwrap(), data.len());
 }
-
-#[test]
-fn feed_takes_what_fits_and_the_rest_after_plaintext_is_read() {
-    let f = fixture();
-    let (mut c, mut s) = make_pair(&f.client, &f.server, Some("server.test"));
-    do_handshake(&mut c, &mut s).unwrap();
-    let data = vec![3u8; 4 * 16 * 1024];
-    let mut written = 0;
-    while written < data.len() {
-        written += s.write_plaintext(&data[written..]).unwrap();
-    }
-    let wire = s.take_tls().unwrap();
-    // All four records in one feed would be 64 KiB of plaintext: the session takes one
-    // record's worth and leaves the rest with the caller.
-    let first = c.feed(&wire).unwrap();
-    assert!(
-        first > 0 && first < wire.len(),
-        "took {first} of {}",
-        wire.len()
-    );
-    assert_eq!(c.feed(&wire[first..]).unwrap(), 0);
-    let mut buf = vec![0u8; data.len()];
-    let mut got = 0;
-    while let Some(n) = c.read_plaintext(&mut buf[got..]).unwrap() {
-        got += n;
-    }
-    assert_eq!(got, 16 * 1024);
-    let plain = feed_all(&mut c, &wire[first..]).unwrap();
-    assert_eq!(got + plain.len(), data.len());
-    assert!(plain.iter().all(|&b| b == 3));
-}
