@@ -626,17 +626,21 @@ def client_bulk(impl: Impl, args: argparse.Namespace) -> dict[str, Any]:
     send(args.warmup_bytes)
     if impl.read_exact(tls, 1) != b"w":
         raise RuntimeError("bad warm-up acknowledgement")
+    cpu0 = time.process_time()
     start = time.perf_counter()
     send(args.bytes)
     if impl.read_exact(tls, 1) != b"k":
         raise RuntimeError("bad acknowledgement")
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
     impl.write_all(tls, b"d")
     close_quietly(tls)
     return {
         "value": args.bytes / elapsed / (1 << 20),
         "bytes": args.bytes,
+        "total_bytes": args.warmup_bytes + args.bytes,
         "elapsed": elapsed,
+        "client_cpu_us_per_mib": 1e6 * cpu / (args.bytes / (1 << 20)),
         "info": info,
     }
 

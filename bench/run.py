@@ -71,6 +71,7 @@ def workloads(quick: bool) -> dict[str, dict[str, Any]]:
         "resume12": {"workload": "resume12", "args": hs},
         "bulk16k": bulk(16384, 512, 32, small=32),
         "bulk1k": bulk(1024, 128, 8, small=8),
+        "bulk256k": bulk(256 * 1024, 1024, 64, small=64),
         "readline": {
             "workload": "readline",
             "args": ["--lines", pick(2_000_000, 100_000), "--warmup-lines", pick(100_000, 10_000)],
@@ -180,6 +181,17 @@ METRICS: list[dict[str, Any]] = [
         "short": "bulk 1K",
     },
     {
+        "key": "bulk256k",
+        "label": "Bulk one-way, 256 KiB writes",
+        "unit": "MiB/s",
+        "workload": "bulk256k",
+        "field": "value",
+        "higher": True,
+        "target": None,
+        "engine": None,
+        "short": "bulk 256K",
+    },
+    {
         "key": "readline",
         "label": "readline, 100-byte lines",
         "unit": "lines/s",
@@ -246,6 +258,28 @@ METRICS: list[dict[str, Any]] = [
         "short": "32-client hs/s",
     },
     {
+        "key": "bulk16k_cpu_server",
+        "label": "CPU per MiB received, server process (bulk16k, `readinto` 64 KiB)",
+        "unit": "µs",
+        "workload": "bulk16k",
+        "field": "server_cpu_us_per_mib",
+        "higher": False,
+        "target": None,
+        "engine": None,
+        "short": "receiver CPU/MiB",
+    },
+    {
+        "key": "bulk16k_cpu_client",
+        "label": "CPU per MiB sent, client process (bulk16k, 16 KiB writes)",
+        "unit": "µs",
+        "workload": "bulk16k",
+        "field": "client_cpu_us_per_mib",
+        "higher": False,
+        "target": None,
+        "engine": None,
+        "short": "sender CPU/MiB",
+    },
+    {
         "key": "hs13_cpu_server",
         "label": "CPU per full TLS 1.3 handshake, server process (hs13 loop)",
         "unit": "µs",
@@ -276,6 +310,7 @@ TCP_BASELINES = [
     ("hs2rt", "hs13", ["--round-trips", "2"]),
     ("bulk16k", "bulk16k", []),
     ("bulk1k", "bulk1k", []),
+    ("bulk256k", "bulk256k", []),
 ]
 
 # "Resumed (mpssl) ÷ full (stdlib)" figures: derived key, resumed figure, full figure.
@@ -286,7 +321,7 @@ DERIVED_RESUMED = [
 ]
 
 # Bulk figure -> its plain-TCP baseline (the bound: TLS costing nothing).
-BULK_TCP = {"bulk16k": "tcp_bulk16k", "bulk1k": "tcp_bulk1k"}
+BULK_TCP = {"bulk16k": "tcp_bulk16k", "bulk1k": "tcp_bulk1k", "bulk256k": "tcp_bulk256k"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,9 +459,14 @@ def run_pair(impl: str, spec: dict[str, Any], ctx: dict[str, Any]) -> dict[str, 
         )
         result = client.json_line(ctx["timeout"])
         cpu_after = cpu_seconds(server.p.pid)
-        if cpu_before is not None and cpu_after is not None and result.get("total"):
-            # Every connection of the loop (warm-up included) was served in between.
-            result["server_cpu_us"] = 1e6 * (cpu_after - cpu_before) / result["total"]
+        if cpu_before is not None and cpu_after is not None:
+            # Every connection of a handshake loop, and every byte of a bulk run (warm-up
+            # included), was served in between.
+            if result.get("total"):
+                result["server_cpu_us"] = 1e6 * (cpu_after - cpu_before) / result["total"]
+            if result.get("total_bytes"):
+                mib = result["total_bytes"] / (1 << 20)
+                result["server_cpu_us_per_mib"] = 1e6 * (cpu_after - cpu_before) / mib
         if spec["workload"] == "idle":
             result.update(server.json_line(ctx["timeout"]))
         return result
@@ -781,6 +821,7 @@ def markdown(report: dict[str, Any]) -> str:
         ("hs2rt", "Plain TCP, the same loop plus one 1-byte round trip (a handshake's)", "/s"),
         ("bulk16k", "Plain TCP, no TLS, same loop, 16 KiB writes (loopback ceiling)", "MiB/s"),
         ("bulk1k", "Plain TCP, no TLS, same loop, 1 KiB writes", "MiB/s"),
+        ("bulk256k", "Plain TCP, no TLS, same loop, 256 KiB writes", "MiB/s"),
     ):
         tcp = figs.get(f"tcp_{name}")
         if tcp:
