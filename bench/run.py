@@ -368,7 +368,7 @@ class Proc:
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.err = open(log, "wb")
+        self.err = open(log, "wb")  # noqa: SIM115 - open as long as the process; closed in stop()
         self.p = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=self.err, env=env, cwd=ROOT, start_new_session=True
         )
@@ -520,6 +520,7 @@ def probe_stdlib_group(ctx: dict[str, Any], workload: str) -> str | None:
             capture_output=True,
             timeout=20,
             env=ctx["env"],
+            check=False,
         )
         text = (out.stdout + out.stderr).decode(errors="replace")
         m = re.search(
@@ -543,6 +544,7 @@ def openssl_speed(cipher: str) -> float | None:
             ["openssl", "speed", "-evp", cipher, "-seconds", "1", "-bytes", "16384"],
             capture_output=True,
             timeout=60,
+            check=False,
             env=env,
         )
     except (OSError, subprocess.SubprocessError):
@@ -571,7 +573,9 @@ def run_engine(quick: bool, suite13: str | None, logdir: Path) -> dict[str, Any]
         env["MPSSL_BENCH_TLS13_SUITE"] = suite13
     print("engine: " + " ".join(argv[1:]), file=sys.stderr, flush=True)
     try:
-        out = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=1800, env=env)
+        out = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, timeout=1800, env=env, check=False
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return {"error": f"cargo bench failed: {e}"}
     stdout = out.stdout.decode(errors="replace")
@@ -752,8 +756,10 @@ def markdown(report: dict[str, Any]) -> str:
     figs = report["figures"]
     engine = report["engine"].get("figures", {}) if report["engine"] else {}
     lines = [
-        "| Figure | unit | mpssl | CPython ssl | mpssl / stdlib | target | bound | engine (Rust, "
-        "in memory) | mpssl / engine |",
+        (
+            "| Figure | unit | mpssl | CPython ssl | mpssl / stdlib | target | bound | engine "
+            "(Rust, in memory) | mpssl / engine |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in METRICS:

@@ -720,7 +720,9 @@ def test_peer_closes_at_every_handshake_step(harness: Harness, ca: pki.Cert,
             cctx.set_ciphers([TLS12_SUITE])
         sctx = mpssl_server_ctx(server_cert)
 
-        def other_end(sock: socket.socket = o_sock) -> None:
+        def other_end(
+            sock: socket.socket = o_sock, sctx: Any = sctx, cctx: Any = cctx
+        ) -> None:
             try:
                 if victim_side == "client":
                     t = sctx.wrap_socket(sock, server_side=True)
@@ -736,10 +738,11 @@ def test_peer_closes_at_every_handshake_step(harness: Harness, ca: pki.Cert,
         relay = harness.spawn(_relay_until, v_relay, o_relay, k, how)
         made: list[Any] = []
         if victim_side == "client":
-            err, elapsed = timed(lambda: made.append(
+            err, elapsed = timed(lambda made=made, cctx=cctx, v_sock=v_sock: made.append(
                 cctx.wrap_socket(v_sock, server_hostname="localhost")))
         else:
-            err, elapsed = timed(lambda: made.append(sctx.wrap_socket(v_sock, server_side=True)))
+            err, elapsed = timed(lambda made=made, sctx=sctx, v_sock=v_sock: made.append(
+                sctx.wrap_socket(v_sock, server_side=True)))
         delivered = relay.join()
         o_relay.close()
         helper.join()

@@ -89,7 +89,7 @@ def test_tcp_handshake_is_not_delayed_by_nagle() -> None:
             a = socket.create_connection(listener.getsockname(), timeout=10)
             b, _ = listener.accept()
             out: dict[str, Any] = {}
-            t = threading.Thread(target=lambda: out.setdefault(
+            t = threading.Thread(target=lambda out=out, b=b: out.setdefault(
                 "s", sctx.wrap_socket(b, server_side=True)))
             t0 = time.monotonic()
             t.start()

@@ -15,7 +15,7 @@ Which calls verify the peer:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _mpssl
 from ._mpssl import (
@@ -32,7 +32,7 @@ from ._mpssl import (
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    Source = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", Buffer]
+    Source = str | os.PathLike[str] | os.PathLike[bytes] | Buffer
 
 __all__ = [
     "CERT_NONE",
