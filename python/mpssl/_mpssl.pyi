@@ -123,12 +123,15 @@ class SSLSocket:
     def readline(self, limit: int = -1, /) -> bytes | None: ...
     def write(self, buf: Buffer, /) -> int | None:
         """All of ``buf`` on a blocking socket (records of 16 KiB, up to four per socket
-        write); on a non-blocking one the count taken, or None when nothing could be."""
+        write). On a non-blocking one: the count sent, or None when nothing could be; after
+        None or a short count, call again with the rest of the same data (as with Mbed TLS):
+        a record the socket took only part of is counted when the repeat finishes it."""
     def recv(self, n: int = 1024, /) -> bytes | None:
         """One TLS read: returns as soon as any plaintext is available."""
     def recv_into(self, buf: Buffer, nbytes: int | None = None, /) -> int | None: ...
     def send(self, buf: Buffer, /) -> int | None:
-        """One TLS record (at most 16384 bytes); returns the count taken."""
+        """One TLS record (at most 16384 bytes); returns the count sent (non-blocking: None
+        until the socket has taken the whole record; repeat with the same data)."""
     def sendall(self, buf: Buffer, /) -> int | None: ...
     def do_handshake(self) -> bool | None:
         """Advance the handshake: True when complete, None if the socket would block."""

@@ -277,8 +277,8 @@ impl SslSocket {
         Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
     }
 
-    /// Write all of `buf` (returns the count); non-blocking: `None` if nothing could be taken,
-    /// else the partial count.
+    /// Write all of `buf` (returns the count); non-blocking: `None` if nothing could be sent,
+    /// else the partial count (repeat with the rest: see `stream::write_stream`).
     #[pyo3(signature = (buf, /))]
     fn write(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
         let data = ReadBuf::extract(buf, "buf")?;
@@ -295,7 +295,7 @@ impl SslSocket {
         self.write(py, buf)
     }
 
-    /// One TLS record: at most 16384 bytes of `buf`; returns the count taken.
+    /// One TLS record: at most 16384 bytes of `buf`; returns the count sent.
     #[pyo3(signature = (buf, /))]
     fn send(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
         let data = ReadBuf::extract(buf, "buf")?;
@@ -303,9 +303,7 @@ impl SslSocket {
         if slice.is_empty() {
             return Ok(Some(0));
         }
-        self.run(py, false, move |d| {
-            none_on_block(d.step(&mut |s| s.write_some(slice)))
-        })
+        self.run(py, false, move |d| stream::write_record(d, slice))
     }
 
     /// Advance the handshake: `True` when complete, `None` if the socket would block.

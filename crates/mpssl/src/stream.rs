@@ -33,6 +33,10 @@ pub struct TlsStream<T> {
     session: Session,
     io: T,
     waiting: Interest,
+    /// The last piece a stream write took whose ciphertext the transport had not taken in
+    /// full when the call returned: not counted then, counted by the repeat of the write
+    /// (with the same data) that finishes sending it, as Mbed TLS's `mbedtls_ssl_write` does.
+    unacked: Vec<u8>,
 }
 
 impl SslContext {
@@ -53,6 +57,7 @@ impl<T: Read + Write> TlsStream<T> {
             session,
             io,
             waiting: Interest::default(),
+            unacked: Vec::new(),
         }
     }
 
@@ -165,13 +170,14 @@ impl<T: Read + Write> TlsStream<T> {
     /// One low-level write: encrypt and send up to one record of `buf`; returns the plaintext
     /// bytes taken. Drives the handshake first. On a non-blocking transport, nothing is taken
     /// (and [`Error::WouldBlock`] returned) while earlier ciphertext is still queued, so at
-    /// most one record waits in memory.
+    /// most one step's ciphertext waits in memory; what this call took may still be queued
+    /// when it returns ([`write_stream`] counts only what has left).
     pub fn write_some(&mut self, buf: &[u8]) -> Result<usize, Error> {
         self.write_up_to(buf, MAX_RECORD)
     }
 
     /// [`TlsStream::write_some`] for up to [`WRITE_BATCH`] bytes: up to four records, handed
-    /// to the transport in one vectored write. At most 64 KiB of ciphertext waits in memory.
+    /// to the transport in one vectored write.
     pub fn write_many(&mut self, buf: &[u8]) -> Result<usize, Error> {
         self.write_up_to(buf, WRITE_BATCH)
     }
@@ -189,6 +195,28 @@ impl<T: Read + Write> TlsStream<T> {
             Ok(()) | Err(Error::WouldBlock) => Ok(n),
             Err(e) => Err(e),
         }
+    }
+
+    /// Send the queued ciphertext ([`Error::WouldBlock`] if the transport cannot take all).
+    pub fn send_queued(&mut self) -> Result<(), Error> {
+        self.waiting = Interest::default();
+        self.session.check()?;
+        self.flush_tls()
+    }
+
+    /// The repeat of a stream write whose last piece had not left: when `buf` starts with
+    /// that piece, finish sending it and return its length. Any other write drops the record
+    /// of it (its ciphertext stays queued and goes out first).
+    fn settle_unacked(&mut self, buf: &[u8]) -> Result<Option<usize>, Error> {
+        if self.unacked.is_empty() {
+            return Ok(None);
+        }
+        if !buf.starts_with(&self.unacked) {
+            self.unacked = Vec::new();
+            return Ok(None);
+        }
+        self.send_queued()?;
+        Ok(Some(std::mem::take(&mut self.unacked).len()))
     }
 
     /// Stream read (MicroPython `read(n)`/`readinto`); see [`read_stream`].
@@ -382,19 +410,65 @@ fn give_back<D: Driver>(driver: &mut D, taken: &[u8], e: Error) -> Error {
 /// Stream write (MicroPython `write`/`sendall`): loop until all of `buf` is sent, in steps of
 /// up to four records ([`TlsStream::write_many`]).
 ///
-/// `Ok(None)` when the transport would block before any byte was taken; after some bytes,
-/// would-block returns the partial count.
+/// Only bytes whose ciphertext the transport has taken in full are counted. `Ok(None)` when
+/// the transport would block before any was; after some, would-block returns the partial
+/// count. The next call must start at the first byte not counted, before any other write:
+/// a piece that was encrypted but not yet sent is then counted without being sent twice, as
+/// Mbed TLS requires after `MBEDTLS_ERR_SSL_WANT_WRITE`.
 pub fn write_stream<D: Driver>(driver: &mut D, buf: &[u8]) -> Result<Option<usize>, Error> {
+    write_counted(driver, buf, true)
+}
+
+/// One record of `buf` (CPython's `send`), counted as [`write_stream`] counts.
+pub fn write_record<D: Driver>(driver: &mut D, buf: &[u8]) -> Result<Option<usize>, Error> {
+    write_counted(driver, buf, false)
+}
+
+fn write_counted<D: Driver>(driver: &mut D, buf: &[u8], all: bool) -> Result<Option<usize>, Error> {
+    match driver.step(&mut |s| s.settle_unacked(buf)) {
+        Ok(Some(n)) => return Ok(Some(n)),
+        Ok(None) => {}
+        Err(Error::WouldBlock) => return Ok(None),
+        Err(e) => return Err(e),
+    }
     let mut done = 0;
+    let mut last = 0;
     while done < buf.len() {
-        match driver.step(&mut |s| s.write_many(&buf[done..])) {
-            Ok(n) => done += n,
+        let step = driver.step(&mut |s| {
+            if all {
+                s.write_many(&buf[done..])
+            } else {
+                s.write_some(&buf[done..])
+            }
+        });
+        match step {
+            Ok(n) => {
+                done += n;
+                last = n;
+                if !all {
+                    break;
+                }
+            }
             Err(Error::WouldBlock) if done == 0 => return Ok(None),
             Err(Error::WouldBlock) => break,
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(done))
+    // Every earlier piece left before the next was taken; the last one may still be queued.
+    match driver.step(&mut |s| s.send_queued()) {
+        Ok(()) => Ok(Some(done)),
+        Err(Error::WouldBlock) => {
+            let sent = done - last;
+            let piece = &buf[sent..done];
+            // The step only touches memory: it cannot block or fail.
+            let _ = driver.step(&mut |s| {
+                s.unacked = piece.to_vec();
+                Ok(())
+            });
+            Ok((sent > 0).then_some(sent))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl<T: Read + Write> Read for TlsStream<T> {

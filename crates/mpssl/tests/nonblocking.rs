@@ -102,15 +102,15 @@ fn write_stream_returns_none_while_the_transport_refuses_writes() {
     let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
     pump_handshake(&mut c, &mut s).unwrap();
     c.get_ref().refuse_writes(true);
-    // The first record is taken and kept in memory (at most one record waits)...
-    assert_eq!(c.write_stream(b"first").unwrap(), Some(5));
+    // The record is encrypted and queued, but not counted: it has not left.
+    assert_eq!(c.write_stream(b"first").unwrap(), None);
     assert!(
         c.interest().write,
         "queued ciphertext makes the stream wait on writable"
     );
-    // ...but nothing more is taken until it is sent.
-    assert_eq!(c.write_stream(b"second").unwrap(), None);
-    assert!(matches!(c.write_some(b"second"), Err(Error::WouldBlock)));
+    // Repeating the write (the same data, as Mbed TLS requires) takes nothing new.
+    assert_eq!(c.write_stream(b"first").unwrap(), None);
+    assert!(matches!(c.write_some(b"first"), Err(Error::WouldBlock)));
     assert_eq!(
         c.interest(),
         Interest {
@@ -126,6 +126,8 @@ fn write_stream_returns_none_while_the_transport_refuses_writes() {
     );
 
     c.get_ref().refuse_writes(false);
+    // The repeat sends the queued record and counts it, without encrypting it again.
+    assert_eq!(c.write_stream(b"first").unwrap(), Some(5));
     assert_eq!(c.write_stream(b"second").unwrap(), Some(6));
     assert!(!c.interest().write);
     assert_eq!(read_exactly(&mut s, 11), b"firstsecond");
@@ -324,4 +326,60 @@ fn a_large_stream_write_goes_out_four_records_per_transport_write() {
     assert_eq!(read_exactly(&mut s, data.len()), data);
     // One low-level write is still one record (`send`).
     assert_eq!(c.write_some(&data).unwrap(), MAX_RECORD);
+}
+
+#[test]
+fn every_byte_counted_as_written_has_left_for_the_transport() {
+    // A non-blocking writer that stops after its last counted write must not leave any of it
+    // queued: the reader gets exactly what was counted, with no further call by the writer.
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    c.get_ref().tx.borrow_mut().capacity = Some(MAX_RECORD + MAX_RECORD / 3);
+    let data = pattern(12 * MAX_RECORD + 123);
+    let mut sent = 0;
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let mut nones = 0;
+    for _ in 0..10_000 {
+        if sent == data.len() {
+            break;
+        }
+        match c.write_stream(&data[sent..]).unwrap() {
+            Some(n) => sent += n,
+            None => nones += 1,
+        }
+        while let Some(n) = s.read_stream(&mut buf).unwrap() {
+            received.extend_from_slice(&buf[..n]);
+            if n < buf.len() {
+                break;
+            }
+        }
+        // Everything counted has reached the reader (more may have: it is counted on the
+        // repeat); the writer owes nothing it has counted.
+        assert!(
+            received.len() >= sent,
+            "counted bytes left queued in the writer: {sent} counted, {} arrived",
+            received.len()
+        );
+    }
+    assert_eq!(sent, data.len());
+    assert!(nones > 0, "the small transport must make some writes wait");
+    assert_eq!(received, data);
+}
+
+#[test]
+fn a_different_write_is_not_credited_with_a_queued_piece() {
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    c.get_ref().refuse_writes(true);
+    assert_eq!(c.write_stream(b"first").unwrap(), None);
+    c.get_ref().refuse_writes(false);
+    // Not a repeat: the queued piece goes out first, then this write is encrypted and counted.
+    assert_eq!(c.write_stream(b"other").unwrap(), Some(5));
+    assert_eq!(read_exactly(&mut s, 10), b"firstother");
+    // A later write starting with the same bytes is not mistaken for the repeat either.
+    assert_eq!(c.write_stream(b"first!").unwrap(), Some(6));
+    assert_eq!(read_exactly(&mut s, 6), b"first!");
 }
