@@ -431,17 +431,11 @@ fn write_counted<D: Driver>(driver: &mut D, buf: &[u8], all: bool) -> Result<Opt
         Err(Error::WouldBlock) => return Ok(None),
         Err(e) => return Err(e),
     }
+    let most = if all { WRITE_BATCH } else { MAX_RECORD };
     let mut done = 0;
     let mut last = 0;
     while done < buf.len() {
-        let step = driver.step(&mut |s| {
-            if all {
-                s.write_many(&buf[done..])
-            } else {
-                s.write_some(&buf[done..])
-            }
-        });
-        match step {
+        match driver.step(&mut |s| s.write_up_to(&buf[done..], most)) {
             Ok(n) => {
                 done += n;
                 last = n;

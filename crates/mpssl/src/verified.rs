@@ -65,15 +65,15 @@ pub(crate) fn key(
 ) -> Vec<u8> {
     let name = name.map(|n| n.to_str());
     let name = name.as_deref().unwrap_or("");
-    let size = 1 + 8 + name.len() + 8 * (2 + intermediates.len()) + leaf.len();
-    let mut key = Vec::with_capacity(size + intermediates.iter().map(|c| c.len()).sum::<usize>());
+    let fields = || {
+        [name.as_bytes(), leaf.as_ref()]
+            .into_iter()
+            .chain(intermediates.iter().map(|c| c.as_ref()))
+    };
+    let mut key = Vec::with_capacity(1 + fields().map(|f| 8 + f.len()).sum::<usize>());
     key.push(direction);
     // Length prefixes keep the fields apart: no two different questions share a key.
-    for field in [name.as_bytes()]
-        .into_iter()
-        .chain([leaf.as_ref()])
-        .chain(intermediates.iter().map(|c| c.as_ref()))
-    {
+    for field in fields() {
         key.extend_from_slice(&(field.len() as u64).to_be_bytes());
         key.extend_from_slice(field);
     }
@@ -89,8 +89,8 @@ impl VerifiedChains {
         }
     }
 
-    /// Remember a success; the oldest-looking entry makes room when full (any entry: a miss
-    /// only costs a full verification).
+    /// Remember a success; when full, the entry that expires first makes room (any choice
+    /// would do: a miss only costs a full verification).
     pub(crate) fn remember(&self, key: Vec<u8>, window: Window) {
         let Ok(mut entries) = self.entries.lock() else {
             return;

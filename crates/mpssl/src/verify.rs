@@ -296,7 +296,7 @@ impl Checker {
                 return Ok(());
             }
         }
-        let assessment = self.assess(leaf, intermediates, name, now, usage);
+        let assessment = self.assess(leaf, intermediates, name, now_secs, usage);
         if let Some(callback) = &self.callback {
             for (depth, cert) in assessment.chain.iter().enumerate().rev() {
                 callback.verify(cert, depth).map_err(|abort| {
@@ -309,7 +309,8 @@ impl Checker {
         if mode == VerifyMode::Required && !assessment.flags.is_empty() {
             return Err(assessment.flags.into_rustls());
         }
-        if let (Some(key), true) = (remembered, assessment.flags.is_empty()) {
+        // `remembered` is only set under CERT_REQUIRED, where any flag returned above.
+        if let Some(key) = remembered {
             if let Some(window) = Window::of_path(&assessment.chain) {
                 self.verified.remember(key, window);
             }
@@ -317,7 +318,7 @@ impl Checker {
         Ok(())
     }
 
-    /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now` and for `name`,
+    /// Every reason `leaf` (with `intermediates`) fails for `usage` at `now_secs` and for `name`,
     /// and the chain: the verified path when there is one, else the presented certificates
     /// ordered by issuer, topped by a trusted issuer when one is known.
     fn assess(
@@ -325,7 +326,7 @@ impl Checker {
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         name: Option<&ServerName<'_>>,
-        now: UnixTime,
+        now_secs: i64,
         usage: Usage,
     ) -> Assessment {
         let mut chain = vec![leaf.to_vec()];
@@ -335,7 +336,6 @@ impl Checker {
                 chain,
             };
         };
-        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         let mut flags = date_flags(&parsed, now_secs);
         if rsa_too_small(&parsed) {
             flags |= VerifyFlags::BAD_KEY;
