@@ -397,9 +397,7 @@ def serve_handshakes(impl: Impl, args: argparse.Namespace) -> None:
     ctx = impl.server_context()
     lst = listen()
     while True:
-        conn, _ = lst.accept()
-        nodelay(conn)
-        conn.settimeout(IO_TIMEOUT)
+        conn = accept(lst)
         tls: Any = conn
         try:
             tls = impl.wrap_server(ctx, conn)
@@ -413,9 +411,7 @@ def serve_handshakes(impl: Impl, args: argparse.Namespace) -> None:
 def serve_bulk(impl: Impl, args: argparse.Namespace) -> None:
     ctx = impl.server_context()
     lst = listen()
-    conn, _ = lst.accept()
-    nodelay(conn)
-    conn.settimeout(IO_TIMEOUT)
+    conn = accept(lst)
     tls = impl.wrap_server(ctx, conn)
     buf = bytearray(READ_BUF)
     for phase, total in ((b"w", args.warmup_bytes), (b"k", args.bytes)):
@@ -433,9 +429,7 @@ def serve_bulk(impl: Impl, args: argparse.Namespace) -> None:
 def serve_readline(impl: Impl, args: argparse.Namespace) -> None:
     ctx = impl.server_context()
     lst = listen()
-    conn, _ = lst.accept()
-    nodelay(conn)
-    conn.settimeout(IO_TIMEOUT)
+    conn = accept(lst)
     tls = impl.wrap_server(ctx, conn)
     impl.read_exact(tls, 1)  # "go"
     block = LINE * LINES_PER_WRITE
@@ -455,9 +449,7 @@ def serve_idle(impl: Impl, args: argparse.Namespace) -> None:
     held: list[Any] = []
 
     def accept_one() -> Any:
-        conn, _ = lst.accept()
-        nodelay(conn)
-        conn.settimeout(IO_TIMEOUT)
+        conn = accept(lst)
         tls = impl.wrap_server(ctx, conn)
         impl.write_all(tls, b"k")
         return tls
@@ -551,6 +543,14 @@ def serve_concurrent(impl: Impl, args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------
+
+
+def accept(lst: socket.socket) -> socket.socket:
+    """The next connection on ``lst``, set up as every blocking server here uses it."""
+    conn, _ = lst.accept()
+    nodelay(conn)
+    conn.settimeout(IO_TIMEOUT)
+    return conn
 
 
 def connect(port: int) -> socket.socket:

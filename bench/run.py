@@ -1016,12 +1016,20 @@ def render(saved: Path, out: Path) -> int:
     speed = report["derived"].get("openssl_speed")
     report["bounds"] = bounds(report["figures"], engine, speed["median"] if speed else None)
     out.mkdir(parents=True, exist_ok=True)
+    return 1 if write_report(report, out) else 0
+
+
+def write_report(report: dict[str, Any], out: Path) -> str | None:
+    """results.md, results.json and chart.png into ``out``; the table on stdout. Returns why
+    the chart could not be drawn, if it could not."""
     md = markdown(report)
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     problem = chart(report, out / "chart.png")
     print(md)
-    return 1 if problem else 0
+    if problem:
+        print(f"chart: {problem}", file=sys.stderr)
+    return problem
 
 
 def extension_id() -> str:
@@ -1239,13 +1247,7 @@ def main(argv: list[str] | None = None) -> int:
             "errors": errors,
             "raw": results,
         }
-        md = markdown(report)
-        (out / "results.md").write_text(md)
-        (out / "results.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-        problem = chart(report, out / "chart.png")
-        print(md)
-        if problem:
-            print(f"chart: {problem}", file=sys.stderr)
+        problem = write_report(report, out)
         print(
             f"wrote {out / 'results.md'}, {out / 'results.json'}"
             f"{'' if problem else ', ' + str(out / 'chart.png')} "
