@@ -673,3 +673,35 @@ fn unspecified_addresses_are_real_ip_names() {
     let flags = verify_flags(connect(&client, &leaf.cert_pem, &leaf.key_pem, Some("")));
     assert_eq!(flags, VerifyFlags::CN_MISMATCH);
 }
+
+/// A resumed session keeps its verdict: the peer chain comes from the resumed session, on
+/// both ends, so "no certificate" never stands for "not checked".
+#[test]
+fn a_resumed_session_has_the_same_verdict() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&["server.test"]);
+    let mut server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
+    server
+        .load_verify_locations(ca.cert.cert_pem.as_bytes())
+        .unwrap();
+    server.set_verify_mode(VerifyMode::Optional);
+    let forged = self_signed(&["client.test"], "admin", vec![]);
+    let mut client = client_with_cert(Some(&ca.cert.cert_pem), &forged, VerifyMode::Optional);
+    for tls12 in [false, true] {
+        if tls12 {
+            client
+                .set_ciphers(&["TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"])
+                .unwrap();
+        }
+        let (mut c, mut s) = make_pair(&client, &server, Some("other.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        assert!(!c.session_reused());
+        // Deliver the TLS 1.3 session tickets.
+        assert!(transfer(&mut s, &mut c).unwrap().is_empty());
+        let (mut c2, mut s2) = make_pair(&client, &server, Some("other.test"));
+        do_handshake(&mut c2, &mut s2).unwrap();
+        assert!(c2.session_reused(), "tls12={tls12}");
+        assert_eq!(c2.verify_result(), Some(VerifyFlags::CN_MISMATCH));
+        assert_eq!(s2.verify_result(), Some(VerifyFlags::NOT_TRUSTED));
+    }
+}
