@@ -439,7 +439,8 @@ CASES: list[Case] = [
                                       dns=("san.example.test",)), False, CN_MISMATCH, C,
          why="spec/reference: CN only without SAN"),
     Case("cn-with-email-only-san", _host("localhost", dns=None, emails=("a@example.test",)),
-         True, None, C, why="spec: CN used when there is no SAN DNS/IP entry"),
+         False, CN_MISMATCH, C,
+         why="reference/Mbed TLS: any SAN extension disables the CN (issue 9, defect 4)"),
     Case("empty-hostname", _host(""), False, CN_MISMATCH, C,
          why="reference: an empty name is accepted and fails to match"),
     # trust

@@ -148,6 +148,19 @@ class SSLSocket:
     def key_exchange_group(self) -> str | None: ...
     def getpeercert(self, binary_form: bool = False) -> Any: ...
     def get_peer_cert_chain(self) -> list[bytes] | None: ...
+    def verify_result(self) -> int | None:
+        """Whether the peer's certificate chain verified, as Mbed TLS's
+        ``mbedtls_ssl_get_verify_result``: ``0`` when it did; otherwise the
+        ``MBEDTLS_X509_BADCERT_*`` bits of every reason (``0x01`` expired, ``0x04`` host name
+        mismatch, ``0x08`` not trusted, ``0x100`` other, ``0x200`` not yet valid, ``0x1000``
+        extended key usage, ``0x4000`` signature algorithm, ``0x10000`` key); ``None`` before
+        the handshake completed or when the peer sent no certificate.
+
+        Under ``CERT_REQUIRED`` a completed handshake means ``0``. Under ``CERT_OPTIONAL``
+        and ``CERT_NONE`` the handshake does not depend on it: the chain is checked as
+        ``CERT_REQUIRED`` would (loaded CAs, dates, key usage, key strength, and on a client
+        the ``server_hostname``) when this is first called, and the answer is kept. A peer
+        certificate (``getpeercert()``) is authenticated only when this returns ``0``."""
     def close(self) -> None: ...
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...

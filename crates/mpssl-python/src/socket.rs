@@ -530,6 +530,17 @@ impl SslSocket {
             }
         })
     }
+
+    /// Whether the peer's certificate chain verified (Mbed TLS's
+    /// `mbedtls_ssl_get_verify_result`): `0` when it did, the `MBEDTLS_X509_BADCERT_*` bits of
+    /// every reason when not, `None` before the handshake completed or when the peer sent no
+    /// certificate. Decided by the engine (`Session::verify_result`).
+    fn verify_result(&self, py: Python<'_>) -> Option<u32> {
+        py.detach(|| {
+            let state = self.lock();
+            state.stream.session().verify_result().map(|f| f.bits())
+        })
+    }
 }
 
 impl SslSocket {

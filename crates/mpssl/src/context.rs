@@ -16,9 +16,10 @@ use rustls_pki_types::CertificateDer;
 use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::Error;
-use crate::verify::{
-    Checker, ClientVerifier, ServerVerifier, TrustStore, VerifyCallback, VerifyMode,
-};
+use crate::verify::chain::Checker;
+use crate::verify::names::NameRule;
+use crate::verify::verifiers::{ClientVerifier, PeerCheck, ServerVerifier};
+use crate::verify::{TrustStore, VerifyCallback, VerifyMode};
 
 /// Which end of the connection a context is for (MicroPython's `PROTOCOL_TLS_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,11 +58,34 @@ impl Protocol {
     }
 }
 
-/// A built rustls configuration, shared by every session of the context until it changes.
+/// A built rustls configuration, shared by every session of the context until it changes,
+/// with the checker its sessions ask for their verdict.
 #[derive(Debug, Clone)]
 pub(crate) enum Built {
-    Client(Arc<ClientConfig>),
-    Server(Arc<ServerConfig>),
+    Client(Arc<ClientConfigs>, Arc<PeerCheck>),
+    Server(Arc<ServerConfig>, Arc<PeerCheck>),
+}
+
+/// A client context's configurations, one per [`NameRule`]: rustls hands a verifier only a
+/// `ServerName`, so whether there is a name to check is a property of the configuration.
+/// Each keeps its own resumption store, so the placeholder name of a session without a name
+/// never shares tickets with a real one.
+#[derive(Debug)]
+pub(crate) struct ClientConfigs {
+    given: Arc<ClientConfig>,
+    absent: Arc<ClientConfig>,
+    empty: Arc<ClientConfig>,
+}
+
+impl ClientConfigs {
+    /// The configuration for names of `rule`.
+    pub(crate) fn for_rule(&self, rule: NameRule) -> Arc<ClientConfig> {
+        match rule {
+            NameRule::Given => self.given.clone(),
+            NameRule::Absent => self.absent.clone(),
+            NameRule::Empty => self.empty.clone(),
+        }
+    }
 }
 
 /// The TLS configuration shared by sockets: MicroPython's `SSLContext`.
@@ -300,12 +324,15 @@ impl SslContext {
                 versions.push(version);
             }
         }
-        let checker = Checker::new(
-            self.trust.clone(),
-            provider.signature_verification_algorithms,
-            self.check_common_name,
-            self.callback.clone(),
-        );
+        let check = Arc::new(PeerCheck {
+            mode: self.verify_mode,
+            checker: Checker::new(
+                self.trust.clone(),
+                provider.signature_verification_algorithms,
+                self.check_common_name,
+                self.callback.clone(),
+            ),
+        });
         let certified = match &self.key {
             Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
                 Some(Arc::new(CertifiedKey::new(self.chain.clone(), key.clone())))
@@ -315,30 +342,39 @@ impl SslContext {
         let bad_config = |e: rustls::Error| Error::BadConfig(e.to_string());
         Ok(match self.protocol {
             Protocol::Client => {
-                let builder = ClientConfig::builder_with_provider(provider)
-                    .with_protocol_versions(&versions)
-                    .map_err(bad_config)?
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ServerVerifier {
-                        mode: self.verify_mode,
-                        checker,
-                    }));
-                let mut config = match certified {
-                    Some(key) => builder.with_client_cert_resolver(Arc::new(OwnCert(Some(key)))),
-                    None => builder.with_no_client_auth(),
+                let config = |rule| -> Result<Arc<ClientConfig>, Error> {
+                    let builder = ClientConfig::builder_with_provider(provider.clone())
+                        .with_protocol_versions(&versions)
+                        .map_err(bad_config)?
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(ServerVerifier {
+                            check: check.clone(),
+                            rule,
+                        }));
+                    let mut config = match &certified {
+                        Some(key) => {
+                            builder.with_client_cert_resolver(Arc::new(OwnCert(Some(key.clone()))))
+                        }
+                        None => builder.with_no_client_auth(),
+                    };
+                    if !self.resumption {
+                        config.resumption = Resumption::disabled();
+                    }
+                    Ok(Arc::new(config))
                 };
-                if !self.resumption {
-                    config.resumption = Resumption::disabled();
-                }
-                Built::Client(Arc::new(config))
+                let configs = ClientConfigs {
+                    given: config(NameRule::Given)?,
+                    absent: config(NameRule::Absent)?,
+                    empty: config(NameRule::Empty)?,
+                };
+                Built::Client(Arc::new(configs), check)
             }
             Protocol::Server => {
                 let mut config = ServerConfig::builder_with_provider(provider)
                     .with_protocol_versions(&versions)
                     .map_err(bad_config)?
                     .with_client_cert_verifier(Arc::new(ClientVerifier {
-                        mode: self.verify_mode,
-                        checker,
+                        check: check.clone(),
                     }))
                     .with_cert_resolver(Arc::new(OwnCert(certified)));
                 if self.resumption {
@@ -347,7 +383,7 @@ impl SslContext {
                     config.session_storage = Arc::new(NoServerSessionStorage {});
                     config.send_tls13_tickets = 0;
                 }
-                Built::Server(Arc::new(config))
+                Built::Server(Arc::new(config), check)
             }
         })
     }

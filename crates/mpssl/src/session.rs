@@ -5,14 +5,18 @@
 //! methods. Fatal errors are sticky: after the first, every call returns the same error.
 
 use std::io::{self, BufRead, Read, Write};
+use std::sync::{Arc, OnceLock};
 
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::ciphers;
 use crate::context::{Built, SslContext};
 use crate::error::Error;
-use crate::verify;
+use crate::verify::chain::Usage;
+use crate::verify::names::PeerName;
+use crate::verify::verifiers::PeerCheck;
+use crate::verify::VerifyFlags;
 
 /// Longest server name accepted, as Mbed TLS (`MBEDTLS_SSL_MAX_HOST_NAME_LEN`).
 const MAX_HOST_NAME_LEN: usize = 255;
@@ -38,21 +42,33 @@ pub struct Session {
     deferred: Option<Error>,
     /// Watches handshake records for a plaintext close_notify (see [`CloseWatch`]).
     close_watch: CloseWatch,
+    /// The configuration's checker, for [`Session::verify_result`].
+    peer_check: Arc<PeerCheck>,
+    /// The name the server's certificate is checked against (`Absent` on a server).
+    peer_name: PeerName,
+    /// The verdict on the peer's chain, computed when first asked.
+    verdict: OnceLock<VerifyFlags>,
 }
 
 impl Session {
     /// A new session for `context`. Clients send `server_hostname` as SNI and check the
     /// server's certificate against it; servers ignore it.
     pub fn new(context: &SslContext, server_hostname: Option<&str>) -> Result<Self, Error> {
-        let conn = match context.built()? {
-            Built::Client(config) => {
+        let (conn, peer_check, peer_name) = match context.built()? {
+            Built::Client(configs, check) => {
                 let name = match server_hostname {
                     Some(name) => parse_server_name(name)?,
-                    None => verify::no_name(),
+                    None => PeerName::Absent,
                 };
-                Connection::Client(ClientConnection::new(config, name)?)
+                let config = configs.for_rule(name.rule());
+                let conn = ClientConnection::new(config, name.for_rustls())?;
+                (Connection::Client(conn), check, name)
             }
-            Built::Server(config) => Connection::Server(ServerConnection::new(config)?),
+            Built::Server(config, check) => (
+                Connection::Server(ServerConnection::new(config)?),
+                check,
+                PeerName::Absent,
+            ),
         };
         let mut session = Self {
             conn,
@@ -63,6 +79,9 @@ impl Session {
             unread: Vec::new(),
             deferred: None,
             close_watch: CloseWatch::default(),
+            peer_check,
+            peer_name,
+            verdict: OnceLock::new(),
         };
         session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
         Ok(session)
@@ -372,6 +391,30 @@ impl Session {
         self.conn.peer_certificates()
     }
 
+    /// Whether the peer's certificate chain verified, as Mbed TLS's
+    /// `mbedtls_ssl_get_verify_result`: `Some(empty)` when it did, `Some(flags)` with every
+    /// reason when not, `None` before the handshake completed or when the peer sent no
+    /// certificate (a server that did not ask, or a client under `CERT_OPTIONAL` that had none).
+    ///
+    /// Under `CERT_REQUIRED` a completed handshake means it verified. In the other modes the
+    /// handshake does not depend on it: the chain is checked exactly as `CERT_REQUIRED` would
+    /// (trusted CAs, dates, key usage, key strength, and the host name on a client) when first
+    /// asked, with the clock of that moment, and the answer is kept. `CERT_NONE` computes it too.
+    pub fn verify_result(&self) -> Option<VerifyFlags> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        let (leaf, intermediates) = self.conn.peer_certificates()?.split_first()?;
+        let usage = match self.conn {
+            Connection::Client(_) => Usage::Server,
+            Connection::Server(_) => Usage::Client,
+        };
+        Some(*self.verdict.get_or_init(|| {
+            self.peer_check
+                .verdict(leaf, intermediates, &self.peer_name, usage, UnixTime::now())
+        }))
+    }
+
     /// The SNI name a server received.
     pub fn sni_hostname(&self) -> Option<&str> {
         match &self.conn {
@@ -466,9 +509,10 @@ pub enum Until {
     NeedInput,
 }
 
-fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
+/// The name a client checks for `server_hostname` (`""` is the reference's empty name).
+fn parse_server_name(name: &str) -> Result<PeerName, Error> {
     if name.is_empty() {
-        return Ok(verify::empty_name());
+        return Ok(PeerName::Empty);
     }
     if name.len() > MAX_HOST_NAME_LEN {
         return Err(Error::InvalidHostname(format!(
@@ -476,6 +520,7 @@ fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
         )));
     }
     ServerName::try_from(name.to_owned())
+        .map(PeerName::Given)
         .map_err(|_| Error::InvalidHostname(format!("{name:?} is not a DNS name or IP address")))
 }
 

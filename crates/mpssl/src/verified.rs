@@ -17,7 +17,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::CertificateDer;
+
+use crate::verify::names::PeerName;
 
 /// Most chains remembered per configuration.
 const CAPACITY: usize = 16;
@@ -59,12 +61,16 @@ impl Window {
 /// What a verification was asked: the key of a remembered success.
 pub(crate) fn key(
     direction: u8,
-    name: Option<&ServerName<'_>>,
+    name: &PeerName,
     leaf: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
 ) -> Vec<u8> {
-    let name = name.map(|n| n.to_str());
-    let name = name.as_deref().unwrap_or("");
+    // The kind of name is part of the question: no name, the empty name and a name.
+    let (kind, name) = match name {
+        PeerName::Absent => (0u8, String::new()),
+        PeerName::Empty => (1u8, String::new()),
+        PeerName::Given(name) => (2u8, name.to_str().into_owned()),
+    };
     let fields = || {
         [name.as_bytes(), leaf.as_ref()]
             .into_iter()
@@ -72,6 +78,7 @@ pub(crate) fn key(
     };
     let mut key = Vec::with_capacity(1 + fields().map(|f| 8 + f.len()).sum::<usize>());
     key.push(direction);
+    key.push(kind);
     // Length prefixes keep the fields apart: no two different questions share a key.
     for field in fields() {
         key.extend_from_slice(&(field.len() as u64).to_be_bytes());
@@ -117,6 +124,7 @@ impl VerifiedChains {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::ServerName;
 
     fn cert(bytes: &[u8]) -> CertificateDer<'static> {
         CertificateDer::from(bytes.to_vec())
@@ -124,15 +132,25 @@ mod tests {
 
     #[test]
     fn keys_keep_fields_apart() {
-        let name = ServerName::try_from("a.test").unwrap();
-        let other = ServerName::try_from("b.test").unwrap();
-        let k = key(0, Some(&name), &cert(b"leaf"), &[cert(b"int")]);
-        assert_ne!(k, key(1, Some(&name), &cert(b"leaf"), &[cert(b"int")]));
-        assert_ne!(k, key(0, Some(&other), &cert(b"leaf"), &[cert(b"int")]));
-        assert_ne!(k, key(0, None, &cert(b"leaf"), &[cert(b"int")]));
-        assert_ne!(k, key(0, Some(&name), &cert(b"lea"), &[cert(b"fint")]));
-        assert_ne!(k, key(0, Some(&name), &cert(b"leaf"), &[]));
-        assert_eq!(k, key(0, Some(&name), &cert(b"leaf"), &[cert(b"int")]));
+        let given = |n: &str| PeerName::Given(ServerName::try_from(n.to_owned()).unwrap());
+        let name = given("a.test");
+        let k = key(0, &name, &cert(b"leaf"), &[cert(b"int")]);
+        assert_ne!(k, key(1, &name, &cert(b"leaf"), &[cert(b"int")]));
+        assert_ne!(k, key(0, &given("b.test"), &cert(b"leaf"), &[cert(b"int")]));
+        assert_ne!(
+            k,
+            key(0, &PeerName::Absent, &cert(b"leaf"), &[cert(b"int")])
+        );
+        assert_ne!(k, key(0, &name, &cert(b"lea"), &[cert(b"fint")]));
+        assert_ne!(k, key(0, &name, &cert(b"leaf"), &[]));
+        assert_eq!(k, key(0, &name, &cert(b"leaf"), &[cert(b"int")]));
+        // No name, the empty name and a real 0.0.0.0 are three questions.
+        let absent = key(0, &PeerName::Absent, &cert(b"leaf"), &[]);
+        let empty = key(0, &PeerName::Empty, &cert(b"leaf"), &[]);
+        let zeros = key(0, &given("0.0.0.0"), &cert(b"leaf"), &[]);
+        assert_ne!(absent, empty);
+        assert_ne!(absent, zeros);
+        assert_ne!(empty, zeros);
     }
 
     #[test]

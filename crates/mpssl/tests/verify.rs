@@ -417,3 +417,291 @@ fn a_verify_callback_sees_every_handshake_of_a_remembered_chain() {
         assert_eq!(count.0.load(Ordering::SeqCst), 2 * round);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: the verdict of CERT_OPTIONAL / CERT_NONE sessions, CN fallback, pinned EKU, names
+// ---------------------------------------------------------------------------------------------
+
+/// A client context presenting `cert` (as its own certificate) and trusting `ca_pem`.
+#[allow(clippy::unwrap_used)] // test setup
+fn client_with_cert(ca_pem: Option<&str>, cert: &Cert, mode: VerifyMode) -> SslContext {
+    let mut ctx = SslContext::new(Protocol::Client);
+    if let Some(ca_pem) = ca_pem {
+        ctx.load_verify_locations(ca_pem.as_bytes()).unwrap();
+    }
+    ctx.load_cert_chain(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
+        .unwrap();
+    ctx.set_verify_mode(mode);
+    ctx
+}
+
+/// A self-signed leaf (not a CA) for `names`, with subject CN `cn` and the given EKUs.
+#[allow(clippy::unwrap_used)] // test setup
+fn self_signed(names: &[&str], cn: &str, eku: Vec<rcgen::ExtendedKeyUsagePurpose>) -> Cert {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = leaf_params(names);
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = eku;
+    let cert = params.self_signed(&key).unwrap();
+    Cert {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    }
+}
+
+/// Issue 9, defect 3: a server under CERT_OPTIONAL records whether the client's chain
+/// verified. Before the fix there was no verdict at all (and no `verify_result`).
+#[test]
+fn server_cert_optional_records_the_client_verdict() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&["server.test"]);
+    let mut server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
+    server
+        .load_verify_locations(ca.cert.cert_pem.as_bytes())
+        .unwrap();
+    server.set_verify_mode(VerifyMode::Optional);
+
+    // (a) a client certificate from the trusted CA: verified.
+    let good = ca.leaf(&["client.test"]);
+    let client = client_with_cert(Some(&ca.cert.cert_pem), &good, VerifyMode::Required);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    assert_eq!(s.verify_result(), None, "no verdict before the handshake");
+    do_handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.verify_result(), Some(VerifyFlags::default()));
+    assert_eq!(c.verify_result(), Some(VerifyFlags::default()));
+
+    // (b) a self-signed certificate with an attacker-chosen subject: the handshake succeeds,
+    // the verdict says it is not trusted.
+    let forged = self_signed(&["client.test"], "admin", vec![]);
+    let client = client_with_cert(Some(&ca.cert.cert_pem), &forged, VerifyMode::Required);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    assert_eq!(send(&mut c, &mut s, b"hi").unwrap(), b"hi");
+    assert!(s.peer_certificates().is_some());
+    assert_eq!(s.verify_result(), Some(VerifyFlags::NOT_TRUSTED));
+
+    // (c) no client certificate: no verdict.
+    let client = client_ctx(&ca.cert.cert_pem);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.verify_result(), None);
+}
+
+/// Issue 9, defect 3: CERT_REQUIRED on a server is unchanged (the forged client certificate
+/// is refused) and a verified client reads as verified.
+#[test]
+fn server_cert_required_still_refuses_an_untrusted_client() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&["server.test"]);
+    let mut server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
+    server
+        .load_verify_locations(ca.cert.cert_pem.as_bytes())
+        .unwrap();
+    server.set_verify_mode(VerifyMode::Required);
+    let forged = self_signed(&["client.test"], "admin", vec![]);
+    let client = client_with_cert(Some(&ca.cert.cert_pem), &forged, VerifyMode::Required);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    assert_eq!(
+        verify_flags(do_handshake(&mut c, &mut s)),
+        VerifyFlags::NOT_TRUSTED
+    );
+    assert_eq!(s.verify_result(), None);
+
+    let good = ca.leaf(&["client.test"]);
+    let client = client_with_cert(Some(&ca.cert.cert_pem), &good, VerifyMode::Required);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.verify_result(), Some(VerifyFlags::default()));
+}
+
+/// Issue 9, defect 3: a client under CERT_OPTIONAL (and CERT_NONE) checks the server as
+/// CERT_REQUIRED would and records it; the handshake goes on. Before the fix a client under
+/// CERT_OPTIONAL without a callback checked nothing.
+#[test]
+fn client_cert_optional_and_none_record_the_server_verdict() {
+    let ca = Ca::new("CA");
+    for mode in [VerifyMode::Optional, VerifyMode::None] {
+        let mut client = client_ctx(&ca.cert.cert_pem);
+        client.set_verify_mode(mode);
+        let good = ca.leaf(&["server.test"]);
+        let server = server_ctx(&good.cert_pem, &good.key_pem);
+        let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.verify_result(), Some(VerifyFlags::default()), "{mode:?}");
+        for case in bad_cases(&ca) {
+            let server = server_ctx(&case.chain, &case.key);
+            let (mut c, mut s) = make_pair(&client, &server, Some(case.host));
+            do_handshake(&mut c, &mut s).unwrap();
+            assert_eq!(
+                c.verify_result(),
+                Some(case.required_verdict),
+                "{mode:?} {}",
+                case.name
+            );
+        }
+        // A self-signed server certificate with a chosen subject.
+        let forged = self_signed(&["server.test"], "server.test", vec![]);
+        let server = server_ctx(&forged.cert_pem, &forged.key_pem);
+        let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        assert_eq!(
+            c.verify_result(),
+            Some(VerifyFlags::NOT_TRUSTED),
+            "{mode:?}"
+        );
+        // Without a host name only the chain is judged; the empty name matches nothing.
+        let (mut c, mut s) = make_pair(&client, &server_ctx(&good.cert_pem, &good.key_pem), None);
+        do_handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.verify_result(), Some(VerifyFlags::default()), "{mode:?}");
+        let (mut c, mut s) = make_pair(
+            &client,
+            &server_ctx(&good.cert_pem, &good.key_pem),
+            Some(""),
+        );
+        do_handshake(&mut c, &mut s).unwrap();
+        assert_eq!(
+            c.verify_result(),
+            Some(VerifyFlags::CN_MISMATCH),
+            "{mode:?}"
+        );
+    }
+}
+
+/// Issue 9, defect 4: the CN is ignored whenever a subjectAltName extension exists, even one
+/// holding only an e-mail address or a URI (before the fix, such a certificate was accepted
+/// for its CN).
+#[test]
+fn common_name_is_ignored_when_the_san_holds_no_dns_or_ip() {
+    use rcgen::SanType;
+    let ca = Ca::new("CA");
+    let client = client_ctx(&ca.cert.cert_pem);
+    let sans = [
+        SanType::Rfc822Name("admin@server.test".try_into().unwrap()),
+        SanType::URI("https://server.test/".try_into().unwrap()),
+    ];
+    for san in sans {
+        let mut params = leaf_params(&[]);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "server.test");
+        params.subject_alt_names = vec![san.clone()];
+        let leaf = ca.leaf_with(params, &rcgen::KeyPair::generate().unwrap());
+        let flags = verify_flags(connect(
+            &client,
+            &leaf.cert_pem,
+            &leaf.key_pem,
+            Some("server.test"),
+        ));
+        assert_eq!(flags, VerifyFlags::CN_MISMATCH, "{san:?}");
+    }
+    // Without any SAN extension the CN still serves (Mbed TLS's fallback).
+    let mut params = leaf_params(&[]);
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "server.test");
+    let leaf = ca.leaf_with(params, &rcgen::KeyPair::generate().unwrap());
+    connect(&client, &leaf.cert_pem, &leaf.key_pem, Some("server.test")).unwrap();
+}
+
+/// Issue 9, defect 5: a self-signed leaf trusted as itself is still checked for
+/// extendedKeyUsage. Before the fix, codeSigning or clientAuth-only was accepted for a server.
+#[test]
+fn a_pinned_self_signed_leaf_needs_the_right_eku() {
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+    for eku in [vec![Eku::CodeSigning], vec![Eku::ClientAuth]] {
+        let cert = self_signed(&["server.test"], "server.test", eku.clone());
+        let client = client_ctx(&cert.cert_pem);
+        let flags = verify_flags(connect(
+            &client,
+            &cert.cert_pem,
+            &cert.key_pem,
+            Some("server.test"),
+        ));
+        assert_eq!(flags, VerifyFlags::EXT_KEY_USAGE, "{eku:?}");
+    }
+    for eku in [vec![Eku::ServerAuth], vec![Eku::Any], vec![]] {
+        let cert = self_signed(&["server.test"], "server.test", eku.clone());
+        let client = client_ctx(&cert.cert_pem);
+        connect(&client, &cert.cert_pem, &cert.key_pem, Some("server.test"))
+            .unwrap_or_else(|e| panic!("{eku:?}: {e:?}"));
+    }
+    // The other direction: a server trusting a pinned client certificate made for servers.
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&["server.test"]);
+    let pinned = self_signed(&["client.test"], "client.test", vec![Eku::ServerAuth]);
+    let mut server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
+    server
+        .load_verify_locations(pinned.cert_pem.as_bytes())
+        .unwrap();
+    server.set_verify_mode(VerifyMode::Required);
+    let client = client_with_cert(Some(&ca.cert.cert_pem), &pinned, VerifyMode::Required);
+    let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
+    assert_eq!(
+        verify_flags(do_handshake(&mut c, &mut s)),
+        VerifyFlags::EXT_KEY_USAGE
+    );
+}
+
+/// Issue 9 (seam): "no host name" and "empty host name" are not encoded as 0.0.0.0 / `::`.
+/// Before, `server_hostname="0.0.0.0"` was taken for "no name" (the host-name-required error)
+/// and `"::"` for the empty name (matching nothing).
+#[test]
+fn unspecified_addresses_are_real_ip_names() {
+    let ca = Ca::new("CA");
+    let client = client_ctx(&ca.cert.cert_pem);
+    for ip in ["0.0.0.0", "::"] {
+        let leaf = ca.leaf(&[ip]);
+        connect(&client, &leaf.cert_pem, &leaf.key_pem, Some(ip))
+            .unwrap_or_else(|e| panic!("{ip}: {e:?}"));
+        let other = ca.leaf(&["server.test"]);
+        let flags = verify_flags(connect(&client, &other.cert_pem, &other.key_pem, Some(ip)));
+        assert_eq!(flags, VerifyFlags::CN_MISMATCH, "{ip}");
+    }
+    // No name at all is still refused under CERT_REQUIRED, and "" still matches nothing.
+    let leaf = ca.leaf(&["0.0.0.0"]);
+    assert!(matches!(
+        connect(&client, &leaf.cert_pem, &leaf.key_pem, None),
+        Err(Error::HostnameRequired)
+    ));
+    let flags = verify_flags(connect(&client, &leaf.cert_pem, &leaf.key_pem, Some("")));
+    assert_eq!(flags, VerifyFlags::CN_MISMATCH);
+}
+
+/// A resumed session keeps its verdict: the peer chain comes from the resumed session, on
+/// both ends, so "no certificate" never stands for "not checked".
+#[test]
+fn a_resumed_session_has_the_same_verdict() {
+    let ca = Ca::new("CA");
+    let leaf = ca.leaf(&["server.test"]);
+    let mut server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
+    server
+        .load_verify_locations(ca.cert.cert_pem.as_bytes())
+        .unwrap();
+    server.set_verify_mode(VerifyMode::Optional);
+    let forged = self_signed(&["client.test"], "admin", vec![]);
+    let mut client = client_with_cert(Some(&ca.cert.cert_pem), &forged, VerifyMode::Optional);
+    for tls12 in [false, true] {
+        if tls12 {
+            client
+                .set_ciphers(&["TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"])
+                .unwrap();
+        }
+        let (mut c, mut s) = make_pair(&client, &server, Some("other.test"));
+        do_handshake(&mut c, &mut s).unwrap();
+        assert!(!c.session_reused());
+        // Deliver the TLS 1.3 session tickets.
+        assert!(transfer(&mut s, &mut c).unwrap().is_empty());
+        let (mut c2, mut s2) = make_pair(&client, &server, Some("other.test"));
+        do_handshake(&mut c2, &mut s2).unwrap();
+        assert!(c2.session_reused(), "tls12={tls12}");
+        assert_eq!(c2.verify_result(), Some(VerifyFlags::CN_MISMATCH));
+        assert_eq!(s2.verify_result(), Some(VerifyFlags::NOT_TRUSTED));
+    }
+}
