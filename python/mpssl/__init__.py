@@ -84,11 +84,23 @@ class SSLContext(_mpssl.SSLContext):
 
         A second call replaces the key and appends the certificates (leaf first). Bad data
         raises ``ValueError("invalid key")`` / ``ValueError("invalid cert")``; the key is
-        checked first.
+        checked first, even when ``certfile`` is missing (as the reference).
         """
+        self._load_cert_chain(
+            certfile, keyfile, "certfile must be a path, PEM text or bytes-like data, not None"
+        )
+
+    def _load_cert_chain(self, certfile: Source | None, keyfile: Source, missing: str) -> None:
         key = _data(keyfile, "keyfile")
-        cert = _data(certfile, "certfile")
-        super().load_cert_chain(cert, key)
+        if certfile is None:
+            # The extension parses the key before it looks at the certificate, so a bad key
+            # is reported as such (issue 9, defect 10); a good key then meets a TypeError.
+            try:
+                super().load_cert_chain(None, key)  # type: ignore[arg-type]
+            except TypeError:
+                raise TypeError(missing) from None
+            return
+        super().load_cert_chain(_data(certfile, "certfile"), key)
 
     def load_verify_locations(
         self, cafile: Source | None = None, cadata: Source | None = None
@@ -135,10 +147,12 @@ def wrap_socket(
             raise TypeError("give cert or certfile, not both")
         cert = certfile
     ctx = SSLContext(PROTOCOL_TLS_SERVER if server_side else PROTOCOL_TLS_CLIENT)
-    if cert is not None or key is not None:
-        if cert is None or key is None:
+    # As micropython-lib's ssl.py: load when either is given (truthy); the key is parsed
+    # first, so key=b"!" alone is ValueError('invalid key') as in the reference.
+    if cert or key:
+        if key is None:
             raise TypeError("key and cert must be given together")
-        ctx.load_cert_chain(cert, key)
+        ctx._load_cert_chain(cert, key, "key and cert must be given together")
     if cadata is not None:
         ctx.load_verify_locations(cadata=cadata)
     ctx.verify_mode = cert_reqs

@@ -11,7 +11,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 
 use crate::ciphers;
 use crate::context::{Built, SslContext};
-use crate::error::Error;
+use crate::error::{ArgumentError, Error, ProtocolError};
 use crate::verify;
 
 /// Longest server name accepted, as Mbed TLS (`MBEDTLS_SSL_MAX_HOST_NAME_LEN`).
@@ -77,7 +77,7 @@ impl Session {
             return Err(self.fail(e));
         }
         match &self.sticky {
-            Some(e) => Err(e.duplicate()),
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -85,7 +85,7 @@ impl Session {
     /// Record `e` as the session's sticky error when it is fatal, and hand it back.
     pub fn fail(&mut self, e: Error) -> Error {
         if e.is_fatal() && self.sticky.is_none() {
-            self.sticky = Some(e.duplicate());
+            self.sticky = Some(e.clone());
         }
         e
     }
@@ -130,7 +130,7 @@ impl Session {
         }
         if self.close_watch.seen && self.conn.is_handshaking() {
             // The peer ended the connection before the handshake finished.
-            return Err(self.fail(Error::HandshakeEof));
+            return Err(self.fail(Error::Protocol(ProtocolError::HandshakeEof)));
         }
         if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
             self.eof = Some(false);
@@ -242,13 +242,13 @@ impl Session {
         match e.kind() {
             io::ErrorKind::WouldBlock => Ok(None),
             io::ErrorKind::UnexpectedEof if self.conn.is_handshaking() => {
-                Err(self.fail(Error::HandshakeEof))
+                Err(self.fail(Error::Protocol(ProtocolError::HandshakeEof)))
             }
             io::ErrorKind::UnexpectedEof => {
                 self.eof.get_or_insert(false);
                 Ok(Some(0))
             }
-            _ => Err(self.fail(Error::Io(e))),
+            _ => Err(self.fail(Error::Io(e.into()))),
         }
     }
 
@@ -261,7 +261,7 @@ impl Session {
         self.conn
             .writer()
             .write(buf)
-            .map_err(|e| self.fail(Error::Io(e)))
+            .map_err(|e| self.fail(Error::Io(e.into())))
     }
 
     /// The length of a complete line (up to and including `delim`, or `limit` bytes) at the
@@ -471,12 +471,10 @@ fn parse_server_name(name: &str) -> Result<ServerName<'static>, Error> {
         return Ok(verify::empty_name());
     }
     if name.len() > MAX_HOST_NAME_LEN {
-        return Err(Error::InvalidHostname(format!(
-            "longer than {MAX_HOST_NAME_LEN} bytes"
-        )));
+        return Err(Error::Argument(ArgumentError::HostnameTooLong));
     }
     ServerName::try_from(name.to_owned())
-        .map_err(|_| Error::InvalidHostname(format!("{name:?} is not a DNS name or IP address")))
+        .map_err(|_| Error::Argument(ArgumentError::InvalidHostname(name.to_owned())))
 }
 
 #[cfg(test)]
