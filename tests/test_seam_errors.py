@@ -14,12 +14,14 @@ from typing import Any
 import mpssl
 import pki
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from mpssl import _mpssl
 from support import Harness, mpssl_client_ctx, mpssl_server_ctx
 
 CA_CHAIN_REQUIRED = (-30336, "MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED")
 BAD_CONFIG = (-24192, "MBEDTLS_ERR_SSL_BAD_CONFIG")
 CN_MISMATCH = "\nThe certificate Common Name (CN) does not match with the expected CN\n"
+EXT_KEY_USAGE = "\nUsage does not match the extendedKeyUsage extension\n"
 
 
 def loopback_pair(harness: Harness) -> tuple[socket.socket, socket.socket]:
@@ -175,6 +177,21 @@ def test_verify_callback_rejection_explains_the_result(
     text = notes(client)
     assert f"returned 1 for the certificate at depth {depth}" in text, text
     assert "non-zero result rejects" in text, text
+
+
+def test_usage_alone_is_bad_certificate(harness: Harness, ca: pki.Cert) -> None:
+    # Mbed TLS rule (ssl_tls.c), seen on the reference binary: a chain that is fine except
+    # for its extendedKeyUsage fails with SSL_BAD_CERTIFICATE, not the verify text.
+    leaf = pki.make_cert(issuer=ca, eku=(ExtendedKeyUsageOID.CODE_SIGNING,))
+    client, _server = handshake(harness, mpssl_server_ctx(leaf), mpssl_client_ctx(ca))
+    assert type(client) is OSError, repr(client)
+    assert client.args == (-31232, "MBEDTLS_ERR_SSL_BAD_CERTIFICATE")
+    assert "serverAuth" in notes(client)
+    # With a wrong host name too, the reference's ValueError names both reasons.
+    client, _server = handshake(harness, mpssl_server_ctx(leaf), mpssl_client_ctx(ca),
+                                "wrong.example")
+    assert type(client) is ValueError, repr(client)
+    assert client.args == (CN_MISMATCH + EXT_KEY_USAGE,)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 use std::io;
 use std::sync::Arc;
 
+use super::table::verify_text;
 use super::*;
 
 #[test]
@@ -326,7 +327,7 @@ fn row_verify_texts_in_flag_order() {
          CA\n"
     );
     for (flag, text) in VERIFY_TEXTS_FOR_TEST {
-        assert_eq!(Error::Verify(*flag).report().text, format!("\n{text}\n"));
+        assert_eq!(verify_text(*flag), format!("\n{text}\n"));
     }
     assert_eq!(
         Error::Verify(VerifyFlags::from_bits(0x40)).report().text,
@@ -365,6 +366,29 @@ const VERIFY_TEXTS_FOR_TEST: &[(VerifyFlags, &str)] = &[
         "The certificate is signed with an unacceptable key (eg bad curve, RSA too short).",
     ),
 ];
+
+#[test]
+fn row_usage_alone_is_bad_certificate() {
+    // Mbed TLS: a chain that is fine except for its extendedKeyUsage is BAD_CERTIFICATE.
+    let alone = Error::Verify(VerifyFlags::EXT_KEY_USAGE).report();
+    assert_eq!(
+        (alone.class, alone.code, alone.text.as_str()),
+        (
+            ExceptionClass::Os,
+            -31232,
+            "MBEDTLS_ERR_SSL_BAD_CERTIFICATE"
+        )
+    );
+    assert!(alone.note.unwrap_or_default().contains("serverAuth"));
+    // With another failure, the verify text lists both.
+    let both = Error::Verify(VerifyFlags::EXT_KEY_USAGE | VerifyFlags::CN_MISMATCH).report();
+    assert_eq!(both.class, ExceptionClass::Value);
+    assert_eq!(
+        both.text,
+        "\nThe certificate Common Name (CN) does not match with the expected CN\n\nUsage does \
+         not match the extendedKeyUsage extension\n"
+    );
+}
 
 #[test]
 fn row_host_name_mismatch_explains_san_and_cn() {
