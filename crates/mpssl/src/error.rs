@@ -5,6 +5,25 @@
 //! the exception class, the reference's code and text (Mbed TLS names and verify texts) and an
 //! optional plain-English note, so that the CPython binding and the MicroPython module report
 //! the same thing for the same cause.
+//!
+//! A front end needs nothing else: raise the [`Report`]'s class with its code and text, attach
+//! its note, and for [`ExceptionClass::Carried`] re-raise its own error from
+//! [`Error::carried`].
+//!
+//! ```
+//! use mpssl::{ConfigError, Error, ExceptionClass, Protocol, SslContext};
+//!
+//! let mut ctx = SslContext::new(Protocol::Client);
+//! let e = ctx.set_key_exchange_groups(&["brainpoolP256r1"]).unwrap_err();
+//! assert!(matches!(e, Error::Config(ConfigError::UnknownGroup(_))));
+//! let report = e.report();
+//! assert_eq!(report.class, ExceptionClass::Os);
+//! assert_eq!((report.code, report.text.as_str()), (-24192, "MBEDTLS_ERR_SSL_BAD_CONFIG"));
+//! assert_eq!(
+//!     report.note.as_deref(),
+//!     Some("unknown key-exchange group \"brainpoolP256r1\"")
+//! );
+//! ```
 
 use std::fmt;
 use std::io;
