@@ -102,8 +102,12 @@ def test_load_cert_chain_checks_the_key_before_a_missing_cert() -> None:
 
 def test_load_cert_chain_good_key_missing_cert_is_type_error(server_cert: pki.Cert) -> None:
     ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="certfile"):
         ctx.load_cert_chain(None, server_cert.key_bytes())  # type: ignore[arg-type]
+    # A key of the wrong type is reported as the key's problem, as the reference converts
+    # the key first.
+    with pytest.raises(TypeError, match="keyfile must be a bytes-like object, not 'list'"):
+        ctx.load_cert_chain(None, [1])  # type: ignore[arg-type]
     assert ctx.get_ciphers()  # the context still answers
 
 

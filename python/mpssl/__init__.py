@@ -70,6 +70,14 @@ def _data(source: Any, what: str) -> Any:
     return source
 
 
+def _contiguous_buffer(obj: Any) -> bool:
+    try:
+        with memoryview(obj) as view:
+            return view.contiguous
+    except TypeError:
+        return False
+
+
 class SSLContext(_mpssl.SSLContext):
     """A TLS configuration shared by sockets: role, verify mode, CAs, own certificate, suites.
 
@@ -94,10 +102,13 @@ class SSLContext(_mpssl.SSLContext):
         key = _data(keyfile, "keyfile")
         if certfile is None:
             # The extension parses the key before it looks at the certificate, so a bad key
-            # is reported as such (issue 9, defect 10); a good key then meets a TypeError.
+            # is reported as such (issue 9, defect 10); a good key then meets a TypeError,
+            # which is about the missing certificate unless the key itself is not usable data.
             try:
                 super().load_cert_chain(None, key)  # type: ignore[arg-type]
             except TypeError:
+                if not _contiguous_buffer(key):
+                    raise
                 raise TypeError(missing) from None
             return
         super().load_cert_chain(_data(certfile, "certfile"), key)
