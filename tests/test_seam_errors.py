@@ -91,6 +91,13 @@ def test_module_wrap_socket_empty_key_alone_loads_nothing(harness: Harness) -> N
     assert tls.cipher() is None
 
 
+def test_module_wrap_socket_empty_cadata_loads_nothing(harness: Harness) -> None:
+    # reference (ssl.py: `if cadata`): cadata=b"" is not loaded, no error
+    a, _ = loopback_pair(harness)
+    tls = harness.track_tls(mpssl.wrap_socket(a, cadata=b"", do_handshake=False))
+    assert tls.cipher() is None
+
+
 def test_load_cert_chain_checks_the_key_before_a_missing_cert() -> None:
     # reference: tls.SSLContext(0).load_cert_chain(None, b"!") -> ValueError('invalid key')
     for ctx in (mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER),

@@ -145,9 +145,10 @@ def wrap_socket(
     """Wrap ``sock`` in TLS, as MicroPython's ``ssl.wrap_socket``.
 
     Builds an :class:`SSLContext` for the side ``server_side`` selects, loads ``cert``/``key``
-    (also spelled ``certfile``/``keyfile``) and ``cadata``, sets ``verify_mode = cert_reqs``
-    and calls :meth:`SSLContext.wrap_socket`. **The default ``cert_reqs=CERT_NONE`` does not
-    verify the peer.**
+    (also spelled ``certfile``/``keyfile``) when either is given and ``cadata`` when given
+    (empty values count as not given, as in micropython-lib's ``ssl.py``; the key is checked
+    first), sets ``verify_mode = cert_reqs`` and calls :meth:`SSLContext.wrap_socket`.
+    **The default ``cert_reqs=CERT_NONE`` does not verify the peer.**
     """
     if keyfile is not None:
         if key is not None:
@@ -164,7 +165,7 @@ def wrap_socket(
         if key is None:
             raise TypeError("key and cert must be given together")
         ctx._load_cert_chain(cert, key, "key and cert must be given together")
-    if cadata is not None:
+    if cadata:
         ctx.load_verify_locations(cadata=cadata)
     ctx.verify_mode = cert_reqs
     return ctx.wrap_socket(
