@@ -512,3 +512,61 @@ fn close_with_refused_writes_does_not_block() {
     // The close_notify could not be sent: the server sees nothing yet.
     assert_eq!(s.read_stream(&mut [0u8; 1]).unwrap(), None);
 }
+
+// --- the table, on errors from real handshakes -----------------------------------------------
+
+#[test]
+fn a_client_without_a_ca_reports_ca_chain_required_with_a_note() {
+    let f = fixture();
+    let client = SslContext::new(Protocol::Client);
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    let err = do_handshake(&mut c, &mut s).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config(ConfigError::CaChainRequired(Protocol::Client))
+        ),
+        "{err:?}"
+    );
+    let report = err.report();
+    assert_eq!(
+        (report.code, report.text.as_str()),
+        (-30336, "MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED")
+    );
+    assert!(report
+        .note
+        .unwrap_or_default()
+        .contains("verifies the server by default"));
+}
+
+#[test]
+fn a_rejecting_verify_callback_reports_code_and_depth() {
+    #[derive(Debug)]
+    struct RejectLeaf;
+    impl mpssl::VerifyCallback for RejectLeaf {
+        fn verify(&self, _cert: &[u8], depth: usize) -> Result<(), mpssl::CallbackAbort> {
+            match depth {
+                0 => Err(mpssl::CallbackAbort::Code { code: 1, depth }),
+                _ => Ok(()),
+            }
+        }
+    }
+    let f = fixture();
+    let mut client = f.client.clone();
+    client.set_verify_callback(Some(std::sync::Arc::new(RejectLeaf)));
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    let err = do_handshake(&mut c, &mut s).unwrap_err();
+    let report = err.report();
+    assert_eq!(
+        (report.class, report.code, report.text.as_str()),
+        (
+            mpssl::ExceptionClass::Os,
+            1,
+            "MBEDTLS_ERR_ERROR_GENERIC_ERROR"
+        )
+    );
+    assert!(report
+        .note
+        .unwrap_or_default()
+        .contains("returned 1 for the certificate at depth 0"));
+}
