@@ -70,6 +70,14 @@ def _data(source: Any, what: str) -> Any:
     return source
 
 
+def _contiguous_buffer(obj: Any) -> bool:
+    try:
+        with memoryview(obj) as view:
+            return view.contiguous
+    except TypeError:
+        return False
+
+
 class SSLContext(_mpssl.SSLContext):
     """A TLS configuration shared by sockets: role, verify mode, CAs, own certificate, suites.
 
@@ -84,11 +92,26 @@ class SSLContext(_mpssl.SSLContext):
 
         A second call replaces the key and appends the certificates (leaf first). Bad data
         raises ``ValueError("invalid key")`` / ``ValueError("invalid cert")``; the key is
-        checked first.
+        checked first, even when ``certfile`` is missing (as the reference).
         """
+        self._load_cert_chain(
+            certfile, keyfile, "certfile must be a path, PEM text or bytes-like data, not None"
+        )
+
+    def _load_cert_chain(self, certfile: Source | None, keyfile: Source, missing: str) -> None:
         key = _data(keyfile, "keyfile")
-        cert = _data(certfile, "certfile")
-        super().load_cert_chain(cert, key)
+        if certfile is None:
+            # The extension parses the key before it looks at the certificate, so a bad key
+            # is reported as such (issue 9, defect 10); a good key then meets a TypeError,
+            # which is about the missing certificate unless the key itself is not usable data.
+            try:
+                super().load_cert_chain(None, key)  # type: ignore[arg-type]
+            except TypeError:
+                if not _contiguous_buffer(key):
+                    raise
+                raise TypeError(missing) from None
+            return
+        super().load_cert_chain(_data(certfile, "certfile"), key)
 
     def load_verify_locations(
         self, cafile: Source | None = None, cadata: Source | None = None
@@ -122,9 +145,10 @@ def wrap_socket(
     """Wrap ``sock`` in TLS, as MicroPython's ``ssl.wrap_socket``.
 
     Builds an :class:`SSLContext` for the side ``server_side`` selects, loads ``cert``/``key``
-    (also spelled ``certfile``/``keyfile``) and ``cadata``, sets ``verify_mode = cert_reqs``
-    and calls :meth:`SSLContext.wrap_socket`. **The default ``cert_reqs=CERT_NONE`` does not
-    verify the peer.**
+    (also spelled ``certfile``/``keyfile``) when either is given and ``cadata`` when given
+    (empty values count as not given, as in micropython-lib's ``ssl.py``; the key is checked
+    first), sets ``verify_mode = cert_reqs`` and calls :meth:`SSLContext.wrap_socket`.
+    **The default ``cert_reqs=CERT_NONE`` does not verify the peer.**
     """
     if keyfile is not None:
         if key is not None:
@@ -135,11 +159,13 @@ def wrap_socket(
             raise TypeError("give cert or certfile, not both")
         cert = certfile
     ctx = SSLContext(PROTOCOL_TLS_SERVER if server_side else PROTOCOL_TLS_CLIENT)
-    if cert is not None or key is not None:
-        if cert is None or key is None:
+    # As micropython-lib's ssl.py: load when either is given (truthy); the key is parsed
+    # first, so key=b"!" alone is ValueError('invalid key') as in the reference.
+    if cert or key:
+        if key is None:
             raise TypeError("key and cert must be given together")
-        ctx.load_cert_chain(cert, key)
-    if cadata is not None:
+        ctx._load_cert_chain(cert, key, "key and cert must be given together")
+    if cadata:
         ctx.load_verify_locations(cadata=cadata)
     ctx.verify_mode = cert_reqs
     return ctx.wrap_socket(

@@ -68,7 +68,9 @@ class SSLContext:
     @session_resumption.setter
     def session_resumption(self, value: bool) -> None: ...
     def load_cert_chain(self, certfile: Buffer, keyfile: Buffer) -> None:
-        """Load certificate(s) and private key from data (PEM or DER)."""
+        """Load certificate(s) and private key from data (PEM or DER). The key is parsed
+        first, before the certificate argument is looked at (a bad key is ``invalid key``
+        whatever the certificate argument is, as in the reference)."""
     def load_verify_locations(
         self, cafile: Buffer | None = None, cadata: Buffer | None = None
     ) -> None:
@@ -81,9 +83,11 @@ class SSLContext:
     def get_groups(self) -> list[str]:
         """Key-exchange groups offered, in preference order (X25519MLKEM768 first)."""
     def set_groups(self, groups: list[str], /) -> None:
-        """Offer only these groups, in this order; unknown names raise ValueError."""
+        """Offer only these groups, in this order. An unknown name or an empty list raises
+        ``OSError(-24192, 'MBEDTLS_ERR_SSL_BAD_CONFIG')`` with a note, as ``set_ciphers``."""
     def set_ecdh_curve(self, curve_name: str, /) -> None:
-        """CPython's spelling: offer only this group (e.g. ``"X25519"``, ``"prime256v1"``)."""
+        """CPython's spelling: offer only this group (e.g. ``"X25519"``, ``"prime256v1"``);
+        errors as :meth:`set_groups` (CPython raises ValueError)."""
     def wrap_socket(
         self,
         sock: Any,
@@ -92,7 +96,11 @@ class SSLContext:
         do_handshake_on_connect: bool = True,
         server_hostname: str | bytes | None = None,
     ) -> SSLSocket:
-        """Wrap a connected socket (or any object with readinto/write or recv_into/send)."""
+        """Wrap a connected socket (or any object with readinto/write or recv_into/send).
+
+        The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
+        raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the
+        default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``."""
 
 def make_demo_pki(names: list[str]) -> tuple[bytes, bytes, bytes]:
     """``(ca_der, leaf_der, leaf_key_der)``: a throw-away P-256 CA and a leaf for ``names``

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 
-use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback, VerifyMode};
+use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback};
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
@@ -53,21 +53,12 @@ impl Context {
     /// `SSLContext(protocol)`: `PROTOCOL_TLS_CLIENT` or `PROTOCOL_TLS_SERVER`.
     ///
     /// As in the reference, the value is a bit field: bit 0 selects the server role; bit 1
-    /// (DTLS) is not supported by rustls and raises `ValueError`.
+    /// (DTLS) is not supported by rustls and raises `ValueError` ([`Protocol::from_bits`]).
     #[new]
     #[pyo3(signature = (protocol, /))]
     fn new(protocol: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let value = int_arg(protocol)?;
-        if value & 2 != 0 {
-            return Err(PyValueError::new_err(
-                "DTLS (PROTOCOL_DTLS_CLIENT/SERVER) is not supported by mpssl",
-            ));
-        }
-        let protocol = if value & 1 == 1 {
-            Protocol::Server
-        } else {
-            Protocol::Client
-        };
+        let protocol =
+            Protocol::from_bits(int_arg(protocol)?).map_err(|e| error::to_py(protocol.py(), e))?;
         Ok(Self {
             inner: RwLock::new(SslContext::new(protocol)),
             callback: Mutex::new(None),
@@ -88,11 +79,10 @@ impl Context {
 
     #[setter]
     fn set_verify_mode(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mode = VerifyMode::from_int(int_arg(value)?).ok_or_else(|| {
-            PyValueError::new_err("verify_mode must be CERT_NONE, CERT_OPTIONAL or CERT_REQUIRED")
-        })?;
-        self.write().set_verify_mode(mode);
-        Ok(())
+        let mode = int_arg(value)?;
+        self.write()
+            .set_verify_mode_value(mode)
+            .map_err(|e| error::to_py(value.py(), e))
     }
 
     /// Whether the subject CN is matched when a certificate has no SAN DNS/IP entries.
@@ -149,7 +139,8 @@ impl Context {
         Ok(())
     }
 
-    /// Load certificate(s) and private key from data (PEM or DER); the key is parsed first.
+    /// Load certificate(s) and private key from data (PEM or DER). As in the reference, the key
+    /// is converted and parsed before the certificate argument is even looked at.
     #[pyo3(signature = (certfile, keyfile))]
     fn load_cert_chain(
         &self,
@@ -158,9 +149,13 @@ impl Context {
         keyfile: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let key = ReadBuf::extract(keyfile, "keyfile")?;
+        let key = key.as_slice();
+        let key = py
+            .detach(|| self.read().parse_private_key(key))
+            .map_err(|e| error::to_py(py, e))?;
         let cert = ReadBuf::extract(certfile, "certfile")?;
-        let (key, cert) = (key.as_slice(), cert.as_slice());
-        py.detach(|| self.write().load_cert_chain(cert, key))
+        let cert = cert.as_slice();
+        py.detach(|| self.write().load_cert_chain_with_key(cert, key))
             .map_err(|e| error::to_py(py, e))
     }
 
@@ -231,22 +226,22 @@ impl Context {
     }
 
     /// Offer only these key-exchange groups, in this order (`X25519MLKEM768`, `X25519`,
-    /// `secp256r1`/`prime256v1`, `secp384r1`). Unknown names raise `ValueError`.
+    /// `secp256r1`/`prime256v1`, `secp384r1`). An unknown name or an empty list raises
+    /// `OSError(-24192, 'MBEDTLS_ERR_SSL_BAD_CONFIG')`, as `set_ciphers` does.
     #[pyo3(signature = (groups, /))]
-    fn set_groups(&self, groups: Vec<String>) -> PyResult<()> {
+    fn set_groups(&self, py: Python<'_>, groups: Vec<String>) -> PyResult<()> {
         self.write()
             .set_key_exchange_groups(&groups)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+            .map_err(|e| error::to_py(py, e))
     }
 
-    /// CPython's `set_ecdh_curve(name)`: offer only this key-exchange group.
+    /// CPython's `set_ecdh_curve(name)`: offer only this key-exchange group (errors as
+    /// `set_groups`).
     #[pyo3(signature = (curve_name, /))]
-    fn set_ecdh_curve(&self, curve_name: &str) -> PyResult<()> {
+    fn set_ecdh_curve(&self, py: Python<'_>, curve_name: &str) -> PyResult<()> {
         self.write()
             .set_key_exchange_groups(&[curve_name])
-            .map_err(|_| {
-                PyValueError::new_err(format!("unknown elliptic curve name {curve_name:?}"))
-            })
+            .map_err(|e| error::to_py(py, e))
     }
 
     /// Wrap a connected socket (or a stream-like object) in TLS.
@@ -267,9 +262,10 @@ impl Context {
             Some(h) => Some(hostname_arg(h)?),
         };
         let this = slf.get();
-        if hostname.is_none() && !server_side && this.read().verify_mode() == VerifyMode::Required {
-            return Err(error::to_py(py, mpssl::Error::HostnameRequired));
-        }
+        let role = this
+            .read()
+            .wrap_role(server_side, hostname.as_deref())
+            .map_err(|e| error::to_py(py, e))?;
         let transport = transport_for(sock)?;
         let session =
             Session::new(&this.read(), hostname.as_deref()).map_err(|e| error::to_py(py, e))?;
@@ -278,7 +274,7 @@ impl Context {
             transport,
             sock.clone().unbind(),
             slf.clone().unbind(),
-            server_side,
+            role == Protocol::Server,
             hostname,
         );
         let socket = Py::new(py, socket)?;
@@ -325,7 +321,7 @@ impl VerifyCallback for PyVerifyCallback {
             };
             match code {
                 0 => Ok(()),
-                code => Err(CallbackAbort::Code(code)),
+                code => Err(CallbackAbort::Code { code, depth }),
             }
         })
     }

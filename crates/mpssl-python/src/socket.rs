@@ -74,7 +74,7 @@ impl Driver for Locked<'_> {
             };
             match (result, self.wait, self.socket.fd) {
                 (Err(Error::WouldBlock), Wait::Until(deadline), Some(fd)) => {
-                    poll_fd(fd, interest, deadline).map_err(Error::Io)?;
+                    poll_fd(fd, interest, deadline).map_err(|e| Error::Io(e.into()))?;
                 }
                 (Err(Error::WouldBlock), Wait::Spin, _) => {
                     std::thread::sleep(Duration::from_millis(1));

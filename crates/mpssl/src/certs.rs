@@ -10,7 +10,7 @@ use rustls::sign::SigningKey;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::error::Error;
+use crate::error::{CertError, Error, KeyError};
 
 const PEM_MARKER: &[u8] = b"-----BEGIN ";
 
@@ -24,23 +24,22 @@ pub fn is_pem(data: &[u8]) -> bool {
 
 /// Parse one DER certificate or any number of PEM certificates.
 ///
-/// Fails with [`Error::InvalidCert`] when nothing parses or any PEM certificate is malformed.
+/// Fails with [`Error::Cert`] when nothing parses or any PEM certificate is malformed.
 pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     if data.is_empty() {
-        return Err(Error::InvalidCert("no data".into()));
+        return Err(Error::Cert(CertError::Empty));
     }
     let certs = if is_pem(data) {
         let mut certs = Vec::new();
         for section in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(data) {
-            let (kind, der) = section.map_err(|e| Error::InvalidCert(format!("bad PEM: {e}")))?;
+            let (kind, der) =
+                section.map_err(|e| Error::Cert(CertError::Malformed(format!("bad PEM: {e}"))))?;
             if kind == SectionKind::Certificate {
                 certs.push(CertificateDer::from(der));
             }
         }
         if certs.is_empty() {
-            return Err(Error::InvalidCert(
-                "no CERTIFICATE section in the PEM data".into(),
-            ));
+            return Err(Error::Cert(CertError::NoPemCertificate));
         }
         certs
     } else {
@@ -54,7 +53,7 @@ pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, E
 
 /// The first complete DER TLV of `data` (trailing bytes are ignored, as Mbed TLS does).
 fn first_der_element(data: &[u8]) -> Result<&[u8], Error> {
-    let bad = || Error::InvalidCert("not a DER certificate".into());
+    let bad = || Error::Cert(CertError::NotDer);
     let (_, header, len) = der_header(data).ok_or_else(bad)?;
     let end = header.checked_add(len).ok_or_else(bad)?;
     data.get(..end).ok_or_else(bad)
@@ -63,7 +62,9 @@ fn first_der_element(data: &[u8]) -> Result<&[u8], Error> {
 fn check_certificate(cert: &CertificateDer<'_>) -> Result<(), Error> {
     match x509_parser::parse_x509_certificate(cert) {
         Ok((_, _)) => Ok(()),
-        Err(e) => Err(Error::InvalidCert(format!("malformed certificate: {e}"))),
+        Err(e) => Err(Error::Cert(CertError::Malformed(format!(
+            "malformed certificate: {e}"
+        )))),
     }
 }
 
@@ -72,37 +73,43 @@ fn check_certificate(cert: &CertificateDer<'_>) -> Result<(), Error> {
 pub enum LoadedKey {
     /// The provider can sign with this key.
     Usable(Arc<dyn SigningKey>),
-    /// The key parses, but the provider cannot sign with it; the text says why.
-    Unusable(String),
+    /// The key parses, but the provider cannot sign with it: an RSA key of this many bits
+    /// (fewer than 2048).
+    Unusable {
+        /// The RSA modulus size.
+        bits: usize,
+    },
 }
 
 /// Parse a private key (PKCS#8, PKCS#1 RSA, SEC1 EC; PEM or DER; unencrypted).
 pub fn parse_private_key(data: &[u8], provider: &CryptoProvider) -> Result<LoadedKey, Error> {
     if data.is_empty() {
-        return Err(Error::InvalidKey("no data".into()));
+        return Err(Error::Key(KeyError::Empty));
     }
     let der = if is_pem(data) {
         if contains(data, b"ENCRYPTED PRIVATE KEY") || contains(data, b"Proc-Type: 4,ENCRYPTED") {
-            return Err(Error::InvalidKey("encrypted keys are not supported".into()));
+            return Err(Error::Key(KeyError::Encrypted));
         }
-        PrivateKeyDer::from_pem_slice(data)
-            .map_err(|e| Error::InvalidKey(format!("no usable private key in the PEM data: {e}")))?
+        PrivateKeyDer::from_pem_slice(data).map_err(|e| {
+            Error::Key(KeyError::Malformed(format!(
+                "no usable private key in the PEM data: {e}"
+            )))
+        })?
     } else {
         if is_encrypted_pkcs8(data) {
-            return Err(Error::InvalidKey("encrypted keys are not supported".into()));
+            return Err(Error::Key(KeyError::Encrypted));
         }
         PrivateKeyDer::try_from(data.to_vec())
-            .map_err(|e| Error::InvalidKey(format!("not a DER private key: {e}")))?
+            .map_err(|e| Error::Key(KeyError::Malformed(format!("not a DER private key: {e}"))))?
     };
     let rsa_bits = rsa_modulus_bits(der.secret_der());
     match provider.key_provider.load_private_key(der) {
         Ok(key) => Ok(LoadedKey::Usable(key)),
         Err(e) => match rsa_bits {
-            Some(bits) if bits < 2048 => Ok(LoadedKey::Unusable(format!(
-                "RSA key of {bits} bits is too small (rustls/aws-lc-rs sign only with RSA keys of \
-                 2048 bits or more)"
-            ))),
-            _ => Err(Error::InvalidKey(format!("the key was not accepted: {e}"))),
+            Some(bits) if bits < 2048 => Ok(LoadedKey::Unusable { bits }),
+            _ => Err(Error::Key(KeyError::Refused(format!(
+                "the key was not accepted: {e}"
+            )))),
         },
     }
 }
@@ -205,20 +212,20 @@ mod tests {
     fn garbage_is_invalid() {
         assert!(matches!(
             parse_certificates(b"!"),
-            Err(Error::InvalidCert(_))
+            Err(Error::Cert(CertError::NotDer))
         ));
         assert!(matches!(
             parse_certificates(b""),
-            Err(Error::InvalidCert(_))
+            Err(Error::Cert(CertError::Empty))
         ));
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         assert!(matches!(
             parse_private_key(b"!", &provider),
-            Err(Error::InvalidKey(_))
+            Err(Error::Key(KeyError::Malformed(_)))
         ));
         assert!(matches!(
             parse_private_key(b"", &provider),
-            Err(Error::InvalidKey(_))
+            Err(Error::Key(KeyError::Empty))
         ));
     }
 
@@ -243,7 +250,7 @@ mod tests {
         let pem =
             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
         match parse_private_key(pem, &provider) {
-            Err(Error::InvalidKey(why)) => assert!(why.contains("encrypted")),
+            Err(Error::Key(KeyError::Encrypted)) => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -15,7 +15,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::certs::{self, LoadedKey};
 use crate::ciphers;
-use crate::error::Error;
+use crate::error::{ArgumentError, ConfigError, Error, KeyError};
 use crate::verify::chain::Checker;
 use crate::verify::names::NameRule;
 use crate::verify::verifiers::{ClientVerifier, PeerCheck, ServerVerifier};
@@ -46,6 +46,21 @@ impl Protocol {
             1 => Some(Self::Server),
             _ => None,
         }
+    }
+
+    /// The protocol for an `SSLContext(protocol)` argument, read as the reference reads it: a
+    /// bit field where bit 0 selects the server role and bit 1 DTLS, which rustls does not
+    /// have ([`ArgumentError::DtlsUnsupported`]); other bits are ignored (`SSLContext(4)` is a
+    /// client).
+    pub fn from_bits(value: i64) -> Result<Self, Error> {
+        if value & 2 != 0 {
+            return Err(Error::Argument(ArgumentError::DtlsUnsupported));
+        }
+        Ok(if value & 1 == 1 {
+            Self::Server
+        } else {
+            Self::Client
+        })
     }
 
     /// The verify mode a new context of this protocol starts with: `CERT_REQUIRED` for clients
@@ -154,6 +169,40 @@ impl SslContext {
         self.changed();
     }
 
+    /// Set the verify mode from a `CERT_*` value; any other value is an
+    /// [`ArgumentError::VerifyMode`] (the reference stores anything, mpssl does not).
+    pub fn set_verify_mode_value(&mut self, value: i64) -> Result<(), Error> {
+        let mode =
+            VerifyMode::from_int(value).ok_or(Error::Argument(ArgumentError::VerifyMode(value)))?;
+        self.set_verify_mode(mode);
+        Ok(())
+    }
+
+    /// The role a socket wrapped with `server_side` takes, after the checks the reference makes
+    /// in `wrap_socket` before any I/O. Decided here, once, for every front end:
+    ///
+    /// * the role is the context's (`PROTOCOL_TLS_CLIENT` or `PROTOCOL_TLS_SERVER`), as in the
+    ///   reference; `server_side=True` on a client context is refused
+    ///   ([`ArgumentError::ServerSideOnClientContext`]: the reference then silently acts as a
+    ///   client), while `server_side=False`, the default every wrapper passes, does not
+    ///   override a server context;
+    /// * a client under `CERT_REQUIRED` needs a host name to check
+    ///   ([`ArgumentError::HostnameRequired`], the reference's `ValueError`). A server never
+    ///   checks a host name, so a server context wrapped without `server_side=True` is not asked
+    ///   for one (the reference asks).
+    pub fn wrap_role(&self, server_side: bool, hostname: Option<&str>) -> Result<Protocol, Error> {
+        if server_side && self.protocol == Protocol::Client {
+            return Err(Error::Argument(ArgumentError::ServerSideOnClientContext));
+        }
+        if self.protocol == Protocol::Client
+            && self.verify_mode == VerifyMode::Required
+            && hostname.is_none()
+        {
+            return Err(Error::Argument(ArgumentError::HostnameRequired));
+        }
+        Ok(self.protocol)
+    }
+
     /// Whether the subject CN is matched when a certificate has no SAN DNS/IP entries
     /// (CPython's `hostname_checks_common_name`; default `true`, as Mbed TLS).
     pub fn hostname_checks_common_name(&self) -> bool {
@@ -192,9 +241,7 @@ impl SslContext {
     /// `X25519`, `secp256r1` (`prime256v1`, `P-256`), `secp384r1` (`P-384`).
     pub fn set_key_exchange_groups<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), Error> {
         if names.is_empty() {
-            return Err(Error::BadConfig(
-                "the key-exchange group list is empty".into(),
-            ));
+            return Err(Error::Config(ConfigError::EmptyGroupList));
         }
         let mut groups: Vec<&'static dyn SupportedKxGroup> = Vec::new();
         for name in names {
@@ -202,7 +249,7 @@ impl SslContext {
             let group = aws_lc_rs::DEFAULT_KX_GROUPS
                 .iter()
                 .find(|g| kx_name(g.name()).is_some_and(|n| kx_alias(name) == Some(n)))
-                .ok_or_else(|| Error::BadConfig(format!("unknown key-exchange group {name:?}")))?;
+                .ok_or_else(|| Error::Config(ConfigError::UnknownGroup(name.to_owned())))?;
             if !groups.iter().any(|g| g.name() == group.name()) {
                 groups.push(*group);
             }
@@ -224,9 +271,23 @@ impl SslContext {
     /// certificates. A second call replaces the key and appends the certificates, so a chain
     /// can be built one DER certificate at a time, leaf first. The key must match the leaf.
     /// A key the provider cannot sign with (RSA below 2048 bits) is accepted here and makes the
-    /// handshake fail with [`Error::UnusableKey`].
+    /// handshake fail with [`KeyError::Unusable`].
     pub fn load_cert_chain(&mut self, cert: &[u8], key: &[u8]) -> Result<(), Error> {
-        let key = certs::parse_private_key(key, &self.provider)?;
+        let key = self.parse_private_key(key)?;
+        self.load_cert_chain_with_key(cert, key)
+    }
+
+    /// The first half of [`load_cert_chain`](Self::load_cert_chain): parse the key only. A
+    /// front end calls it before it even converts the certificate argument, so that a bad key
+    /// is reported first whatever the certificate argument is (as the reference does, whose
+    /// `load_cert_chain(None, b"!")` raises `ValueError('invalid key')`).
+    pub fn parse_private_key(&self, key: &[u8]) -> Result<LoadedKey, Error> {
+        certs::parse_private_key(key, &self.provider)
+    }
+
+    /// The second half of [`load_cert_chain`](Self::load_cert_chain): parse the certificates
+    /// and install them with a key from [`parse_private_key`](Self::parse_private_key).
+    pub fn load_cert_chain_with_key(&mut self, cert: &[u8], key: LoadedKey) -> Result<(), Error> {
         let certs = certs::parse_certificates(cert)?;
         if let LoadedKey::Usable(signing) = &key {
             let leaf = self.chain.first().or(certs.first()).cloned();
@@ -234,11 +295,7 @@ impl SslContext {
                 match CertifiedKey::new(vec![leaf], signing.clone()).keys_match() {
                     Ok(())
                     | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-                    Err(_) => {
-                        return Err(Error::InvalidKey(
-                            "the private key does not match the certificate".into(),
-                        ))
-                    }
+                    Err(_) => return Err(Error::Key(KeyError::Mismatch)),
                 }
             }
         }
@@ -288,15 +345,19 @@ impl SslContext {
     /// The error a session of this context must fail its handshake with, before any I/O.
     pub(crate) fn handshake_precondition(&self) -> Option<Error> {
         match (&self.key, self.protocol) {
-            (Some(LoadedKey::Unusable(why)), _) => return Some(Error::UnusableKey(why.clone())),
-            (None, Protocol::Server) => return Some(Error::NoCertificate),
+            (Some(LoadedKey::Unusable { bits }), _) => {
+                return Some(Error::Key(KeyError::Unusable { bits: *bits }))
+            }
+            (None, Protocol::Server) => return Some(Error::Config(ConfigError::NoCertificate)),
             _ => {}
         }
         if self.protocol == Protocol::Server
             && self.verify_mode == VerifyMode::Required
             && self.trust.is_empty()
         {
-            return Some(Error::CaChainRequired);
+            return Some(Error::Config(ConfigError::CaChainRequired(
+                Protocol::Server,
+            )));
         }
         None
     }
@@ -339,7 +400,7 @@ impl SslContext {
             }
             _ => None,
         };
-        let bad_config = |e: rustls::Error| Error::BadConfig(e.to_string());
+        let bad_config = |e: rustls::Error| Error::Config(ConfigError::Rustls(e));
         Ok(match self.protocol {
             Protocol::Client => {
                 let config = |rule| -> Result<Arc<ClientConfig>, Error> {

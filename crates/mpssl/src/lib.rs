@@ -63,10 +63,13 @@ mod verified;
 mod verify;
 
 pub use context::{Protocol, SslContext};
-pub use error::Error;
+pub use error::{
+    code, ArgumentError, CallbackAbort, CertError, ConfigError, Error, ExceptionClass, IoFailure,
+    KeyError, ProtocolError, Report,
+};
 pub use session::{Session, Until};
 pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
-pub use verify::{CallbackAbort, TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
+pub use verify::{TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 
 /// The rustls version mpssl is built on.
 pub const RUSTLS_VERSION: &str = "rustls 0.23.46 (aws-lc-rs)";

@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::ciphers;
 use crate::context::{Built, SslContext};
-use crate::error::Error;
+use crate::error::{ArgumentError, Error, ProtocolError};
 use crate::verify::chain::Usage;
 use crate::verify::names::PeerName;
 use crate::verify::verifiers::PeerCheck;
@@ -96,7 +96,7 @@ impl Session {
             return Err(self.fail(e));
         }
         match &self.sticky {
-            Some(e) => Err(e.duplicate()),
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -104,7 +104,7 @@ impl Session {
     /// Record `e` as the session's sticky error when it is fatal, and hand it back.
     pub fn fail(&mut self, e: Error) -> Error {
         if e.is_fatal() && self.sticky.is_none() {
-            self.sticky = Some(e.duplicate());
+            self.sticky = Some(e.clone());
         }
         e
     }
@@ -149,7 +149,7 @@ impl Session {
         }
         if self.close_watch.seen && self.conn.is_handshaking() {
             // The peer ended the connection before the handshake finished.
-            return Err(self.fail(Error::HandshakeEof));
+            return Err(self.fail(Error::Protocol(ProtocolError::HandshakeEof)));
         }
         if n == 0 && !self.conn.is_handshaking() && self.eof.is_none() {
             self.eof = Some(false);
@@ -261,13 +261,13 @@ impl Session {
         match e.kind() {
             io::ErrorKind::WouldBlock => Ok(None),
             io::ErrorKind::UnexpectedEof if self.conn.is_handshaking() => {
-                Err(self.fail(Error::HandshakeEof))
+                Err(self.fail(Error::Protocol(ProtocolError::HandshakeEof)))
             }
             io::ErrorKind::UnexpectedEof => {
                 self.eof.get_or_insert(false);
                 Ok(Some(0))
             }
-            _ => Err(self.fail(Error::Io(e))),
+            _ => Err(self.fail(Error::Io(e.into()))),
         }
     }
 
@@ -280,7 +280,7 @@ impl Session {
         self.conn
             .writer()
             .write(buf)
-            .map_err(|e| self.fail(Error::Io(e)))
+            .map_err(|e| self.fail(Error::Io(e.into())))
     }
 
     /// The length of a complete line (up to and including `delim`, or `limit` bytes) at the
@@ -515,13 +515,11 @@ fn parse_server_name(name: &str) -> Result<PeerName, Error> {
         return Ok(PeerName::Empty);
     }
     if name.len() > MAX_HOST_NAME_LEN {
-        return Err(Error::InvalidHostname(format!(
-            "longer than {MAX_HOST_NAME_LEN} bytes"
-        )));
+        return Err(Error::Argument(ArgumentError::HostnameTooLong));
     }
     ServerName::try_from(name.to_owned())
         .map(PeerName::Given)
-        .map_err(|_| Error::InvalidHostname(format!("{name:?} is not a DNS name or IP address")))
+        .map_err(|_| Error::Argument(ArgumentError::InvalidHostname(name.to_owned())))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 
 use crate::context::SslContext;
-use crate::error::Error;
+use crate::error::{Error, ProtocolError};
 use crate::session::{Session, Until};
 
 /// Most plaintext one low-level write takes: one TLS record.
@@ -139,7 +139,9 @@ impl<T: Read + Write> TlsStream<T> {
                 continue;
             }
             if self.fill()? == 0 && self.session.is_handshaking() {
-                return Err(self.session.fail(Error::HandshakeEof));
+                return Err(self
+                    .session
+                    .fail(Error::Protocol(ProtocolError::HandshakeEof)));
             }
         }
         match self.flush_tls() {
@@ -265,7 +267,9 @@ impl<T: Read + Write> TlsStream<T> {
             }
         }
         if self.fill()? == 0 && self.session.is_handshaking() {
-            return Err(self.session.fail(Error::HandshakeEof));
+            return Err(self
+                .session
+                .fail(Error::Protocol(ProtocolError::HandshakeEof)));
         }
         Ok(())
     }

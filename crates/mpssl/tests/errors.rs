@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mpssl::{Error, Protocol, SslContext};
+use mpssl::{ArgumentError, ConfigError, Error, KeyError, Protocol, ProtocolError, SslContext};
 
 // --- loading keys and certificates ------------------------------------------------------------
 
@@ -14,8 +14,8 @@ fn key_not_matching_certificate_is_invalid_key() {
     let other = rcgen::KeyPair::generate().unwrap();
     let mut ctx = SslContext::new(Protocol::Server);
     match ctx.load_cert_chain(f.leaf.cert_pem.as_bytes(), other.serialize_pem().as_bytes()) {
-        Err(Error::InvalidKey(why)) => assert!(why.contains("does not match"), "{why}"),
-        other => panic!("expected InvalidKey, got {other:?}"),
+        Err(Error::Key(KeyError::Mismatch)) => {}
+        other => panic!("expected KeyError::Mismatch, got {other:?}"),
     }
     // Nothing was loaded.
     assert!(ctx.cert_chain().is_empty());
@@ -28,7 +28,7 @@ fn key_not_matching_certificate_is_invalid_key() {
     );
     assert!(matches!(
         ctx.load_cert_chain(f.leaf.cert_pem.as_bytes(), rsa.key_pem.as_bytes()),
-        Err(Error::InvalidKey(_))
+        Err(Error::Key(_))
     ));
 }
 
@@ -39,52 +39,49 @@ fn garbage_key_and_certificate() {
     // Both bad: the key is checked first.
     assert!(matches!(
         ctx.load_cert_chain(b"not a cert", b"not a key"),
-        Err(Error::InvalidKey(_))
+        Err(Error::Key(_))
     ));
     // Good key, bad certificate.
     assert!(matches!(
         ctx.load_cert_chain(b"not a cert", f.leaf.key_pem.as_bytes()),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     // Bad key, good certificate.
     assert!(matches!(
         ctx.load_cert_chain(f.leaf.cert_pem.as_bytes(), b"\x30\x03\x02\x01\x00"),
-        Err(Error::InvalidKey(_))
+        Err(Error::Key(_))
     ));
     // A certificate where the key should be.
     assert!(matches!(
         ctx.load_cert_chain(f.leaf.cert_pem.as_bytes(), f.leaf.cert_pem.as_bytes()),
-        Err(Error::InvalidKey(_))
+        Err(Error::Key(_))
     ));
     // Empty inputs.
-    assert!(matches!(
-        ctx.load_cert_chain(b"", b""),
-        Err(Error::InvalidKey(_))
-    ));
+    assert!(matches!(ctx.load_cert_chain(b"", b""), Err(Error::Key(_))));
     assert!(matches!(
         ctx.load_verify_locations(b""),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     assert!(matches!(
         ctx.load_verify_locations(b"garbage"),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     // Truncated DER.
     let der = &f.ca.cert.cert_der;
     assert!(matches!(
         ctx.load_verify_locations(&der[..der.len() / 2]),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     // PEM without a certificate section.
     assert!(matches!(
         ctx.load_verify_locations(f.leaf.key_pem.as_bytes()),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     // A corrupted PEM body.
     let broken = f.ca.cert.cert_pem.replacen("MI", "!!", 1);
     assert!(matches!(
         ctx.load_verify_locations(broken.as_bytes()),
-        Err(Error::InvalidCert(_))
+        Err(Error::Cert(_))
     ));
     assert_eq!(ctx.ca_count(), 0);
 }
@@ -107,20 +104,20 @@ fn set_ciphers_rejects_unknown_unsupported_and_empty() {
     let before = ctx.ciphers();
     assert!(matches!(
         ctx.set_ciphers(&["NOT-A-SUITE"]),
-        Err(Error::BadConfig(_))
+        Err(Error::Config(ConfigError::UnknownCipher(_)))
     ));
-    match ctx.set_ciphers(&["TLS-RSA-WITH-AES-128-CBC-SHA"]) {
-        Err(Error::BadConfig(why)) => assert!(why.contains("not supported"), "{why}"),
-        other => panic!("expected BadConfig, got {other:?}"),
-    }
+    assert!(matches!(
+        ctx.set_ciphers(&["TLS-RSA-WITH-AES-128-CBC-SHA"]),
+        Err(Error::Config(ConfigError::UnsupportedCipher(_)))
+    ));
     assert!(matches!(
         ctx.set_ciphers::<&str>(&[]),
-        Err(Error::BadConfig(_))
+        Err(Error::Config(ConfigError::EmptyCipherList))
     ));
     // One bad name spoils the list.
     assert!(matches!(
         ctx.set_ciphers(&["TLS-AES-128-GCM-SHA256", "BOGUS"]),
-        Err(Error::BadConfig(_))
+        Err(Error::Config(_))
     ));
     // The context is unchanged by failed calls.
     assert_eq!(ctx.ciphers(), before);
@@ -137,13 +134,114 @@ fn invalid_server_hostname() {
     let f = fixture();
     assert!(matches!(
         mpssl::Session::new(&f.client, Some("not a host name!")),
-        Err(Error::InvalidHostname(_))
+        Err(Error::Argument(ArgumentError::InvalidHostname(_)))
     ));
     let long = format!("{}.test", "a".repeat(300));
     assert!(matches!(
         mpssl::Session::new(&f.client, Some(&long)),
-        Err(Error::InvalidHostname(_))
+        Err(Error::Argument(ArgumentError::HostnameTooLong))
     ));
+}
+
+#[test]
+fn groups_fail_like_ciphers() {
+    // Same causes, same kinds of error as set_ciphers (issue 9, item 6).
+    let mut ctx = SslContext::new(Protocol::Client);
+    let before = ctx.key_exchange_groups();
+    assert!(matches!(
+        ctx.set_key_exchange_groups(&["brainpoolP256r1"]),
+        Err(Error::Config(ConfigError::UnknownGroup(name))) if name == "brainpoolP256r1"
+    ));
+    assert!(matches!(
+        ctx.set_key_exchange_groups::<&str>(&[]),
+        Err(Error::Config(ConfigError::EmptyGroupList))
+    ));
+    assert_eq!(ctx.key_exchange_groups(), before);
+    let unknown_cipher = ctx.set_ciphers(&["BAR"]).unwrap_err().report();
+    let unknown_group = ctx.set_key_exchange_groups(&["BAR"]).unwrap_err().report();
+    assert_eq!(
+        (
+            unknown_cipher.class,
+            unknown_cipher.code,
+            unknown_cipher.text
+        ),
+        (unknown_group.class, unknown_group.code, unknown_group.text)
+    );
+}
+
+#[test]
+fn the_key_is_parsed_before_the_certificate_is_looked_at() {
+    // The reference's load_cert_chain(None, b"!") is ValueError('invalid key'): a front end
+    // parses the key through the engine before it converts the certificate argument.
+    let f = fixture();
+    let ctx = SslContext::new(Protocol::Server);
+    assert!(matches!(ctx.parse_private_key(b"!"), Err(Error::Key(_))));
+    let key = ctx.parse_private_key(f.leaf.key_pem.as_bytes()).unwrap();
+    let mut ctx = ctx;
+    assert!(matches!(
+        ctx.load_cert_chain_with_key(b"!", key.clone()),
+        Err(Error::Cert(_))
+    ));
+    ctx.load_cert_chain_with_key(f.leaf.cert_pem.as_bytes(), key)
+        .unwrap();
+    assert_eq!(ctx.cert_chain().len(), 1);
+}
+
+#[test]
+fn protocol_values_are_a_bit_field() {
+    assert_eq!(Protocol::from_bits(0).unwrap(), Protocol::Client);
+    assert_eq!(Protocol::from_bits(1).unwrap(), Protocol::Server);
+    assert_eq!(Protocol::from_bits(4).unwrap(), Protocol::Client);
+    assert_eq!(Protocol::from_bits(5).unwrap(), Protocol::Server);
+    for dtls in [2, 3, -1] {
+        assert!(matches!(
+            Protocol::from_bits(dtls),
+            Err(Error::Argument(ArgumentError::DtlsUnsupported))
+        ));
+    }
+}
+
+#[test]
+fn verify_mode_values_are_checked() {
+    let mut ctx = SslContext::new(Protocol::Client);
+    for bad in [3, -1, 1 << 40] {
+        assert!(matches!(
+            ctx.set_verify_mode_value(bad),
+            Err(Error::Argument(ArgumentError::VerifyMode(v))) if v == bad
+        ));
+    }
+    assert_eq!(ctx.verify_mode(), mpssl::VerifyMode::Required);
+    ctx.set_verify_mode_value(0).unwrap();
+    assert_eq!(ctx.verify_mode(), mpssl::VerifyMode::None);
+}
+
+#[test]
+fn the_role_is_decided_once() {
+    let client = SslContext::new(Protocol::Client);
+    let server = SslContext::new(Protocol::Server);
+    // A client context cannot act as a server.
+    assert!(matches!(
+        client.wrap_role(true, Some("x.test")),
+        Err(Error::Argument(ArgumentError::ServerSideOnClientContext))
+    ));
+    // The default server_side=False does not turn a server context into a client.
+    assert_eq!(server.wrap_role(false, None).unwrap(), Protocol::Server);
+    assert_eq!(server.wrap_role(true, None).unwrap(), Protocol::Server);
+    // Host-name rule: only a CERT_REQUIRED client needs one.
+    assert!(matches!(
+        client.wrap_role(false, None),
+        Err(Error::Argument(ArgumentError::HostnameRequired))
+    ));
+    assert_eq!(
+        client.wrap_role(false, Some("x.test")).unwrap(),
+        Protocol::Client
+    );
+    let mut required = SslContext::new(Protocol::Server);
+    required.set_verify_mode(mpssl::VerifyMode::Required);
+    assert_eq!(required.wrap_role(false, None).unwrap(), Protocol::Server);
+    let mut optional = SslContext::new(Protocol::Client);
+    optional.set_verify_mode(mpssl::VerifyMode::Optional);
+    assert_eq!(optional.wrap_role(false, None).unwrap(), Protocol::Client);
 }
 
 // --- end of stream --------------------------------------------------------------------------
@@ -201,15 +299,24 @@ fn transport_eof_during_handshake_is_handshake_eof() {
     let io = ScriptedIo::new();
     io.close_incoming();
     let mut tls = f.client.wrap(io.clone(), Some("server.test")).unwrap();
-    assert!(matches!(tls.handshake(), Err(Error::HandshakeEof)));
+    assert!(matches!(
+        tls.handshake(),
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
+    ));
     assert!(!io.take_outgoing().is_empty(), "the ClientHello was sent");
     // Sticky, whatever the call.
     assert!(matches!(
         tls.read_stream(&mut [0u8; 4]),
-        Err(Error::HandshakeEof)
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
     ));
-    assert!(matches!(tls.write_stream(b"x"), Err(Error::HandshakeEof)));
-    assert!(matches!(tls.read_line(None), Err(Error::HandshakeEof)));
+    assert!(matches!(
+        tls.write_stream(b"x"),
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
+    ));
+    assert!(matches!(
+        tls.read_line(None),
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
+    ));
 
     // The server sees EOF after a partial ClientHello.
     let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
@@ -221,9 +328,12 @@ fn transport_eof_during_handshake_is_handshake_eof() {
     }
     assert!(matches!(
         s.read_stream(&mut [0u8; 4]),
-        Err(Error::HandshakeEof)
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
     ));
-    assert!(matches!(s.handshake(), Err(Error::HandshakeEof)));
+    assert!(matches!(
+        s.handshake(),
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
+    ));
 }
 
 #[test]
@@ -237,7 +347,7 @@ fn eof_mid_handshake_through_sessions() {
     assert!(c.is_handshaking());
     assert!(matches!(
         c.read_plaintext(&mut [0u8; 4]),
-        Err(Error::HandshakeEof)
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
     ));
 }
 
@@ -261,29 +371,29 @@ fn corrupted_record_is_a_sticky_tls_error() {
         let mid = 5 + (record.len() - 5) / 2;
         record[mid] ^= 0x01;
         match feed_all(&mut c, &record) {
-            Err(Error::Tls(rustls::Error::DecryptError)) => {}
+            Err(Error::Protocol(ProtocolError::BadMac)) => {}
             other => panic!("{suite:?}: expected DecryptError, got {other:?}"),
         }
         // Every later call returns the same error.
         for _ in 0..2 {
             assert!(matches!(
                 c.read_plaintext(&mut [0u8; 16]),
-                Err(Error::Tls(rustls::Error::DecryptError))
+                Err(Error::Protocol(ProtocolError::BadMac))
             ));
             assert!(matches!(
                 c.write_plaintext(b"x"),
-                Err(Error::Tls(rustls::Error::DecryptError))
+                Err(Error::Protocol(ProtocolError::BadMac))
             ));
             assert!(matches!(
                 c.feed(b"\x17"),
-                Err(Error::Tls(rustls::Error::DecryptError))
+                Err(Error::Protocol(ProtocolError::BadMac))
             ));
         }
         assert!(c.is_invalid());
         // The client told the server with an alert.
         assert!(matches!(
             transfer(&mut c, &mut s),
-            Err(Error::Tls(rustls::Error::AlertReceived(_)))
+            Err(Error::Protocol(ProtocolError::AlertReceived(_)))
         ));
     }
 }
@@ -305,20 +415,20 @@ fn corrupted_record_over_a_stream() {
     for _ in 0..2 {
         assert!(matches!(
             c.read_stream(&mut buf),
-            Err(Error::Tls(rustls::Error::DecryptError))
+            Err(Error::Protocol(ProtocolError::BadMac))
         ));
     }
     assert!(matches!(
         c.write_stream(b"x"),
-        Err(Error::Tls(rustls::Error::DecryptError))
+        Err(Error::Protocol(ProtocolError::BadMac))
     ));
     assert!(matches!(
         c.handshake(),
-        Err(Error::Tls(rustls::Error::DecryptError))
+        Err(Error::Protocol(ProtocolError::BadMac))
     ));
     // The alert went out to the server, which now fails too.
     match s.read_stream(&mut buf) {
-        Err(Error::Tls(rustls::Error::AlertReceived(_))) => {}
+        Err(Error::Protocol(ProtocolError::AlertReceived(_))) => {}
         other => panic!("expected an alert on the server, got {other:?}"),
     }
 }
@@ -330,7 +440,7 @@ fn garbage_from_the_peer_during_handshake() {
     io.push_incoming(b"HTTP/1.1 400 Bad Request\r\n\r\n");
     let mut tls = f.client.wrap(io, Some("server.test")).unwrap();
     let err = tls.handshake().unwrap_err();
-    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
     assert!(err.is_fatal());
     let again = tls.handshake().unwrap_err();
     assert_eq!(format!("{err:?}"), format!("{again:?}"));
@@ -383,7 +493,10 @@ fn close_after_a_failure_reports_closed() {
     let io = ScriptedIo::new();
     io.close_incoming();
     let mut tls = f.client.wrap(io, Some("server.test")).unwrap();
-    assert!(matches!(tls.handshake(), Err(Error::HandshakeEof)));
+    assert!(matches!(
+        tls.handshake(),
+        Err(Error::Protocol(ProtocolError::HandshakeEof))
+    ));
     tls.close();
     assert!(matches!(tls.read_stream(&mut [0u8; 1]), Err(Error::Closed)));
 }
@@ -398,4 +511,62 @@ fn close_with_refused_writes_does_not_block() {
     assert!(matches!(c.write_stream(b"x"), Err(Error::Closed)));
     // The close_notify could not be sent: the server sees nothing yet.
     assert_eq!(s.read_stream(&mut [0u8; 1]).unwrap(), None);
+}
+
+// --- the table, on errors from real handshakes -----------------------------------------------
+
+#[test]
+fn a_client_without_a_ca_reports_ca_chain_required_with_a_note() {
+    let f = fixture();
+    let client = SslContext::new(Protocol::Client);
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    let err = do_handshake(&mut c, &mut s).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config(ConfigError::CaChainRequired(Protocol::Client))
+        ),
+        "{err:?}"
+    );
+    let report = err.report();
+    assert_eq!(
+        (report.code, report.text.as_str()),
+        (-30336, "MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED")
+    );
+    assert!(report
+        .note
+        .unwrap_or_default()
+        .contains("verifies the server by default"));
+}
+
+#[test]
+fn a_rejecting_verify_callback_reports_code_and_depth() {
+    #[derive(Debug)]
+    struct RejectLeaf;
+    impl mpssl::VerifyCallback for RejectLeaf {
+        fn verify(&self, _cert: &[u8], depth: usize) -> Result<(), mpssl::CallbackAbort> {
+            match depth {
+                0 => Err(mpssl::CallbackAbort::Code { code: 1, depth }),
+                _ => Ok(()),
+            }
+        }
+    }
+    let f = fixture();
+    let mut client = f.client.clone();
+    client.set_verify_callback(Some(std::sync::Arc::new(RejectLeaf)));
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    let err = do_handshake(&mut c, &mut s).unwrap_err();
+    let report = err.report();
+    assert_eq!(
+        (report.class, report.code, report.text.as_str()),
+        (
+            mpssl::ExceptionClass::Os,
+            1,
+            "MBEDTLS_ERR_ERROR_GENERIC_ERROR"
+        )
+    );
+    assert!(report
+        .note
+        .unwrap_or_default()
+        .contains("returned 1 for the certificate at depth 0"));
 }

@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use mpssl::{Error, Protocol, SslContext, VerifyFlags, VerifyMode};
+use mpssl::{
+    ConfigError, Error, KeyError, Protocol, ProtocolError, SslContext, VerifyFlags, VerifyMode,
+};
 
 #[test]
 fn tls13_by_default() {
@@ -86,10 +88,10 @@ fn no_shared_suite_fails_with_a_tls_error() {
         .unwrap();
     let (mut c, mut s) = make_pair(&f.client, &f.server, Some("server.test"));
     let err = do_handshake(&mut c, &mut s).unwrap_err();
-    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
     // The server's alert reaches the client as a received alert.
     match transfer(&mut s, &mut c) {
-        Err(Error::Tls(rustls::Error::AlertReceived(_))) => {}
+        Err(Error::Protocol(ProtocolError::AlertReceived(_))) => {}
         other => panic!("expected an alert on the client, got {other:?}"),
     }
 }
@@ -277,11 +279,14 @@ fn rsa_1024_key_loads_but_the_handshake_fails() {
     let client = client_ctx(&ca.cert.cert_pem);
     let (mut c, mut s) = make_pair(&client, &server, Some("server.test"));
     match do_handshake(&mut c, &mut s) {
-        Err(Error::UnusableKey(why)) => assert!(why.contains("1024"), "{why}"),
+        Err(Error::Key(KeyError::Unusable { bits })) => assert_eq!(bits, 1024),
         other => panic!("expected UnusableKey, got {other:?}"),
     }
     // Sticky: the server session keeps failing the same way.
-    assert!(matches!(s.check(), Err(Error::UnusableKey(_))));
+    assert!(matches!(
+        s.check(),
+        Err(Error::Key(KeyError::Unusable { .. }))
+    ));
 
     // The same key as DER loads too.
     let mut server = SslContext::new(Protocol::Server);
@@ -302,7 +307,7 @@ fn rsa_1024_client_key_fails_the_client_before_io() {
     let io = ScriptedIo::new();
     let mut tls = client.wrap(io.clone(), Some("server.test")).unwrap();
     match tls.handshake() {
-        Err(Error::UnusableKey(why)) => assert!(why.contains("1024"), "{why}"),
+        Err(Error::Key(KeyError::Unusable { bits })) => assert_eq!(bits, 1024),
         other => panic!("expected UnusableKey, got {other:?}"),
     }
     assert_eq!(io.calls(), (0, 0), "nothing may reach the transport");
@@ -314,19 +319,22 @@ fn server_without_certificate_fails_before_io() {
     let io = ScriptedIo::new();
     io.push_incoming(b"\x16\x03\x01\x00\x05hello");
     let mut tls = server.wrap(io.clone(), None).unwrap();
-    assert!(matches!(tls.handshake(), Err(Error::NoCertificate)));
+    assert!(matches!(
+        tls.handshake(),
+        Err(Error::Config(ConfigError::NoCertificate))
+    ));
     assert_eq!(io.calls(), (0, 0), "nothing may reach the transport");
     // Sticky.
     assert!(matches!(
         tls.read_stream(&mut [0u8; 4]),
-        Err(Error::NoCertificate)
+        Err(Error::Config(ConfigError::NoCertificate))
     ));
     // The same error through the sans-IO session.
     let f = fixture();
     let (mut c, mut s) = make_pair(&f.client, &server, Some("server.test"));
     assert!(matches!(
         do_handshake(&mut c, &mut s),
-        Err(Error::NoCertificate)
+        Err(Error::Config(ConfigError::NoCertificate))
     ));
 }
 
@@ -380,23 +388,23 @@ fn mutual_tls_without_client_certificate_tls13() {
     let (m, _) = mutual(VerifyMode::Required, None).unwrap();
     let (mut c, mut s) = make_pair(&m.client, &m.server, Some("server.test"));
     match do_handshake(&mut c, &mut s) {
-        Err(Error::Tls(rustls::Error::NoCertificatesPresented)) => {}
+        Err(Error::Protocol(ProtocolError::NoClientCertificate)) => {}
         other => panic!("expected NoCertificatesPresented on the server, got {other:?}"),
     }
     // In TLS 1.3 the client finished its side; it learns of the failure when it reads.
     assert!(!c.is_handshaking());
     match transfer(&mut s, &mut c) {
-        Err(Error::Tls(rustls::Error::AlertReceived(_))) => {}
+        Err(Error::Protocol(ProtocolError::AlertReceived(_))) => {}
         other => panic!("expected an alert on the client, got {other:?}"),
     }
     // Both sides are sticky.
     assert!(matches!(
         s.check(),
-        Err(Error::Tls(rustls::Error::NoCertificatesPresented))
+        Err(Error::Protocol(ProtocolError::NoClientCertificate))
     ));
     assert!(matches!(
         c.check(),
-        Err(Error::Tls(rustls::Error::AlertReceived(_)))
+        Err(Error::Protocol(ProtocolError::AlertReceived(_)))
     ));
 }
 
@@ -409,11 +417,11 @@ fn mutual_tls_without_client_certificate_tls12() {
     let (mut c, mut s) = make_pair(&m.client, &m.server, Some("server.test"));
     assert!(matches!(
         do_handshake(&mut c, &mut s),
-        Err(Error::Tls(rustls::Error::NoCertificatesPresented))
+        Err(Error::Protocol(ProtocolError::NoClientCertificate))
     ));
     assert!(matches!(
         transfer(&mut s, &mut c),
-        Err(Error::Tls(rustls::Error::AlertReceived(_)))
+        Err(Error::Protocol(ProtocolError::AlertReceived(_)))
     ));
 }
 
@@ -446,14 +454,14 @@ fn mutual_tls_over_streams_client_sees_alert_on_read() {
     assert!(
         matches!(
             server_err,
-            Some(Error::Tls(rustls::Error::NoCertificatesPresented))
+            Some(Error::Protocol(ProtocolError::NoClientCertificate))
         ),
         "{server_err:?}"
     );
     assert!(
         matches!(
             client_err,
-            Some(Error::Tls(rustls::Error::AlertReceived(_)))
+            Some(Error::Protocol(ProtocolError::AlertReceived(_)))
         ),
         "{client_err:?}"
     );
@@ -508,6 +516,9 @@ fn server_cert_required_without_ca_fails_before_io() {
     server.set_verify_mode(VerifyMode::Required);
     let io = ScriptedIo::new();
     let mut tls = server.wrap(io.clone(), None).unwrap();
-    assert!(matches!(tls.handshake(), Err(Error::CaChainRequired)));
+    assert!(matches!(
+        tls.handshake(),
+        Err(Error::Config(ConfigError::CaChainRequired(_)))
+    ));
     assert_eq!(io.calls(), (0, 0));
 }

@@ -309,7 +309,7 @@ fn a_bad_record_after_good_ones_fails_after_they_are_read() {
     let mut buf = vec![0u8; MAX_RECORD];
     assert_eq!(c.read_stream(&mut buf).unwrap(), Some(MAX_RECORD));
     let err = c.read_stream(&mut buf).unwrap_err();
-    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
 }
 
 #[test]

@@ -4,7 +4,10 @@
 mod common;
 
 use common::*;
-use mpssl::{Error, Protocol, Session, SslContext, VerifyFlags, VerifyMode};
+use mpssl::{
+    ArgumentError, ConfigError, Error, Protocol, ProtocolError, Session, SslContext, VerifyFlags,
+    VerifyMode,
+};
 
 /// Handshake a client context against a server presenting `chain_pem` with `key`.
 fn connect(
@@ -106,7 +109,7 @@ fn verdict_is_sticky_and_alerts_the_server() {
     assert_eq!(verify_flags(c.check()), flags);
     // The client's alert tells the server.
     match transfer(&mut c, &mut s) {
-        Err(Error::Tls(rustls::Error::AlertReceived(_))) => {}
+        Err(Error::Protocol(ProtocolError::AlertReceived(_))) => {}
         other => panic!("expected an alert on the server, got {other:?}"),
     }
 }
@@ -156,7 +159,7 @@ fn cert_required_without_ca_is_ca_chain_required() {
     assert_eq!(client.ca_count(), 0);
     assert!(matches!(
         connect(&client, &leaf.cert_pem, &leaf.key_pem, Some("server.test")),
-        Err(Error::CaChainRequired)
+        Err(Error::Config(ConfigError::CaChainRequired(_)))
     ));
 }
 
@@ -166,7 +169,7 @@ fn cert_required_without_host_name_is_refused() {
     let (mut c, mut s) = make_pair(&f.client, &f.server, None);
     assert!(matches!(
         do_handshake(&mut c, &mut s),
-        Err(Error::HostnameRequired)
+        Err(Error::Argument(ArgumentError::HostnameRequired))
     ));
 }
 
@@ -366,7 +369,7 @@ fn a_remembered_chain_still_needs_the_servers_key() {
         assert!(
             matches!(
                 &err,
-                Error::Tls(rustls::Error::InvalidCertificate(
+                Error::Protocol(ProtocolError::PeerCertificate(
                     rustls::CertificateError::BadSignature
                 ))
             ),
@@ -668,7 +671,7 @@ fn unspecified_addresses_are_real_ip_names() {
     let leaf = ca.leaf(&["0.0.0.0"]);
     assert!(matches!(
         connect(&client, &leaf.cert_pem, &leaf.key_pem, None),
-        Err(Error::HostnameRequired)
+        Err(Error::Argument(ArgumentError::HostnameRequired))
     ));
     let flags = verify_flags(connect(&client, &leaf.cert_pem, &leaf.key_pem, Some("")));
     assert_eq!(flags, VerifyFlags::CN_MISMATCH);

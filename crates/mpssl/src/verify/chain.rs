@@ -16,28 +16,8 @@ use x509_parser::certificate::X509Certificate;
 
 use super::mode::{VerifyFlags, VerifyMode};
 use super::names::{self, PeerName};
-use crate::error::{Error, Marker};
+use crate::error::{CallbackAbort, CertError, Error, Marker};
 use crate::verified::{self, VerifiedChains, Window};
-
-/// Why a [`VerifyCallback`] stopped the handshake.
-#[derive(Debug, Clone)]
-pub enum CallbackAbort {
-    /// The callback returned this non-zero code.
-    Code(i64),
-    /// The callback failed (in Python: raised); the payload is re-raised unchanged.
-    Failed(Arc<dyn std::error::Error + Send + Sync>),
-}
-
-impl fmt::Display for CallbackAbort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Code(code) => write!(f, "the verify callback returned {code}"),
-            Self::Failed(e) => write!(f, "the verify callback failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for CallbackAbort {}
 
 /// MicroPython's `verify_callback`: called for each certificate of the peer's chain, from the
 /// top (the trusted root, when found) down to the leaf at depth 0, in `CERT_OPTIONAL` and
@@ -59,7 +39,7 @@ impl TrustStore {
     pub fn add(&mut self, certs: Vec<CertificateDer<'static>>) -> Result<(), Error> {
         for cert in certs {
             let anchor = webpki::anchor_from_trusted_cert(&cert)
-                .map_err(|e| Error::InvalidCert(format!("not usable as a trust anchor: {e}")))?
+                .map_err(|e| Error::Cert(CertError::NotTrustAnchor(e.to_string())))?
                 .to_owned();
             self.anchors.push(anchor);
             self.ders.push(cert);

@@ -17,5 +17,5 @@ pub(crate) mod mode;
 pub(crate) mod names;
 pub(crate) mod verifiers;
 
-pub use chain::{CallbackAbort, TrustStore, VerifyCallback};
+pub use chain::{TrustStore, VerifyCallback};
 pub use mode::{VerifyFlags, VerifyMode};

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
 
-use mpssl::{Error, Protocol, Session, SslContext, TlsStream, VerifyMode};
+use mpssl::{Error, Protocol, ProtocolError, Session, SslContext, TlsStream, VerifyMode};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData, SignatureAlgorithm,
@@ -688,7 +688,7 @@ pub fn handshake_with(c: &mut Session, s: &mut rustls::ServerConnection) -> Resu
         }
         feed_raw(c, &to_client)?;
         if !server_ok {
-            return Err(Error::HandshakeEof);
+            return Err(Error::Protocol(ProtocolError::HandshakeEof));
         }
         if !c.is_handshaking() && !s.is_handshaking() {
             return Ok(());
