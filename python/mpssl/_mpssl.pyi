@@ -18,7 +18,6 @@ __all__ = [
     "SSLContext",
     "SSLSocket",
     "__version__",
-    "make_demo_pki",
 ]
 
 __version__: str
@@ -93,10 +92,6 @@ class SSLContext:
         server_hostname: str | bytes | None = None,
     ) -> SSLSocket:
         """Wrap a connected socket (or any object with readinto/write or recv_into/send)."""
-
-def make_demo_pki(names: list[str]) -> tuple[bytes, bytes, bytes]:
-    """``(ca_der, leaf_der, leaf_key_der)``: a throw-away P-256 CA and a leaf for ``names``
-    (DNS names or IP addresses), valid for a day. For demos and tests only."""
 
 @final
 class SSLSocket:
