@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -83,10 +84,10 @@ def expected_files() -> list[str]:
 
 
 def _make(kind: str, issuer: pki.Cert | None, kw: dict[str, object]) -> pki.Cert:
-    kw = dict(kw)
-    cn = kw.pop("cn")
-    return pki.make_cert(  # type: ignore[arg-type]
-        cn, issuer=issuer, key=kind, not_before=NOT_BEFORE, not_after=NOT_AFTER, **kw
+    args: dict[str, Any] = dict(kw)
+    cn = str(args.pop("cn"))
+    return pki.make_cert(
+        cn, issuer=issuer, key=kind, not_before=NOT_BEFORE, not_after=NOT_AFTER, **args
     )
 
 

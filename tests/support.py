@@ -190,7 +190,8 @@ def _send(s: Any, data: bytes) -> None:
 
 
 def _recv(s: Any, n: int) -> bytes:
-    return s.recv(n) if isinstance(s, ssl.SSLSocket) else s.read(n)  # type: ignore[no-any-return]
+    data: bytes = s.recv(n) if isinstance(s, ssl.SSLSocket) else s.read(n)
+    return data
 
 
 def handshake_pair(
