@@ -72,6 +72,10 @@ stress: build-dev ## Load and soak: 1,000 TLS connections x 100 KB echo; 10-minu
 	$(PYTHON) tests/stress/echo_load.py --connections 1000 --size 102400
 	$(PYTHON) tests/stress/churn.py --duration 600 --clients 8 --sample 10 --warmup 60
 
+.PHONY: testdata
+testdata: ## Regenerate the committed test PKI (testdata/) and the demo PKI (python/mpssl/_demo_pki.py)
+	$(PYTHON) testdata/regen.py
+
 fresh-check: ## The README's two commands in a fresh clone and a fresh virtual environment (as a new user)
 	tests/fresh_clone.sh
 

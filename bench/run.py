@@ -17,7 +17,6 @@ single-core AES-GCM rate. Writes ``results.md``, ``results.json`` and ``chart.pn
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import platform
@@ -330,20 +329,13 @@ BULK_TCP = {"bulk16k": "tcp_bulk16k", "bulk1k": "tcp_bulk1k"}
 # --------------------------------------------------------------------------------------------
 
 
-def pem(kind: str, der: bytes) -> str:
-    b64 = base64.b64encode(der).decode("ascii")
-    lines = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
-    return f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n"
-
-
 def write_pki(directory: Path) -> None:
-    """One ECDSA P-256 CA and leaf (localhost, 127.0.0.1), as PEM files both sides load."""
-    from mpssl import _mpssl
-
-    ca, leaf, key = _mpssl.make_demo_pki(["localhost", "127.0.0.1"])
-    (directory / "ca.pem").write_text(pem("CERTIFICATE", ca))
-    (directory / "leaf.pem").write_text(pem("CERTIFICATE", leaf))
-    (directory / "key.pem").write_text(pem("PRIVATE KEY", key))  # PKCS#8
+    """The committed ECDSA P-256 CA and leaf (localhost, 127.0.0.1, ::1; testdata/ecdsa-p256/),
+    copied as the PEM files both sides load."""
+    testdata = Path(__file__).resolve().parent.parent / "testdata" / "ecdsa-p256"
+    for name, source in [("ca.pem", "ca.pem"), ("leaf.pem", "server.pem"),
+                         ("key.pem", "server.key.pem")]:  # the key is PKCS#8
+        (directory / name).write_bytes((testdata / source).read_bytes())
 
 
 def write_openssl_conf(directory: Path) -> Path:

@@ -1,7 +1,8 @@
 """Shared fixtures for the loopback test suite (helpers live in ``support.py``).
 
-* PKI (session scope, made at test time by ``pki.py``): a CA, a server leaf with SAN
-  ``localhost``/``127.0.0.1``/``::1``, a client leaf, and the same material written to files.
+* PKI (session scope, the committed ``testdata/ecdsa-p256/`` loaded by ``pki.load``): a CA, a
+  server leaf with SAN ``localhost``/``127.0.0.1``/``::1``, a client leaf, another (untrusted)
+  CA, and the same material written to files.
 * ``harness``: owns every raw socket, SSLSocket and helper thread a test makes. Teardown shuts
   the raw sockets down (which wakes any thread blocked on them), joins every thread with a
   time-out (a thread still alive fails the test), then closes everything.
@@ -83,22 +84,26 @@ def tls_server(harness: Harness) -> Callable[..., Server]:
 
 @pytest.fixture(scope="session")
 def ca() -> pki.Cert:
-    return pki.make_ca()
+    """``mpssl test CA`` (ECDSA P-256)."""
+    return pki.load("ca")
 
 
 @pytest.fixture(scope="session")
 def other_ca() -> pki.Cert:
-    return pki.make_ca("mpssl other CA")
+    """``mpssl other CA``: unrelated to ``ca``."""
+    return pki.load("other-ca")
 
 
 @pytest.fixture(scope="session")
 def server_cert(ca: pki.Cert) -> pki.Cert:
-    return pki.make_cert("localhost", issuer=ca, dns=("localhost",), ips=("127.0.0.1", "::1"))
+    """``localhost`` leaf (SAN ``localhost``, ``127.0.0.1``, ``::1``) signed by ``ca``."""
+    return pki.load("server")
 
 
 @pytest.fixture(scope="session")
 def client_cert(ca: pki.Cert) -> pki.Cert:
-    return pki.make_cert("mpssl client", issuer=ca, dns=("client.local",))
+    """``mpssl client`` leaf (SAN ``client.local``) signed by ``ca``."""
+    return pki.load("client")
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""Test PKI made at test time (nothing committed can expire): CAs, leaves, keys in every format.
+"""The test PKI: the committed one in ``testdata/`` (``load``, ``testdata``), and certificates
+made at test time (``make_cert``, ``make_ca``, ``make_chain``) for tests whose point is a special
+certificate (expired, wrong EKU, weak key, ...).
 
-Uses pyca/cryptography. Every certificate is valid from one day ago for 30 days unless told
-otherwise.
+Uses pyca/cryptography. A certificate made here is valid from one day ago for 30 days unless told
+otherwise; the committed ones from 2025 to 2125 (``testdata/README.md``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -231,6 +234,28 @@ def make_chain(
     lkw.update(leaf_kw or {})
     leaf = make_cert(leaf_cn, issuer=parent, **lkw)  # type: ignore[arg-type]
     return root, inters, leaf
+
+
+TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
+
+
+def testdata(path: str) -> bytes:
+    """The bytes of ``testdata/<path>``, e.g. ``testdata("ecdsa-p256/ca.der")``."""
+    return (TESTDATA / path).read_bytes()
+
+
+def load(name: str, kind: str = "ecdsa-p256") -> Cert:
+    """A committed certificate with its key and its issuers: ``load("server")`` is
+    ``testdata/ecdsa-p256/server.*`` (see ``testdata/README.md`` for the names and kinds)."""
+    cert = x509.load_pem_x509_certificate(testdata(f"{kind}/{name}.pem"))
+    key = serialization.load_pem_private_key(testdata(f"{kind}/{name}.key.pem"), None)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+                      | ed25519.Ed25519PrivateKey)
+    chain_file = TESTDATA / kind / f"{name}.chain.pem"
+    chain = []
+    if chain_file.exists():
+        chain = x509.load_pem_x509_certificates(chain_file.read_bytes())[1:]
+    return Cert(cert, key, chain)
 
 
 def to_pem(*certs: Cert | x509.Certificate) -> bytes:

@@ -5,7 +5,9 @@ Imported by ``conftest.py`` and the test modules (``tests/`` is on ``sys.path``)
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,6 +180,86 @@ def mpssl_client_ctx(*cas: pki.Cert) -> mpssl.SSLContext:
     for c in cas:
         ctx.load_verify_locations(cadata=c.der)
     return ctx
+
+
+def _send(s: Any, data: bytes) -> None:
+    if isinstance(s, ssl.SSLSocket):
+        s.sendall(data)
+    else:
+        s.write(data)
+
+
+def _recv(s: Any, n: int) -> bytes:
+    data: bytes = s.recv(n) if isinstance(s, ssl.SSLSocket) else s.read(n)
+    return data
+
+
+def handshake_pair(
+    harness: Harness,
+    sctx: Any,
+    cctx: Any,
+    server_hostname: str | None = "localhost",
+    *,
+    ping: bytes = b"",
+    pong: bytes = b"",
+    server_first: bool = False,
+    timeout: float | None = None,
+    catch: tuple[type[BaseException], ...] = (Exception,),
+) -> tuple[Any, Any]:
+    """Handshake a pair over ``harness.socketpair()`` and capture each side:
+    ``(client, server)``, each the side's SSL socket (tracked for teardown) or the exception it
+    raised. The server (``sctx.wrap_socket(server_side=True)``) runs in a harness thread, the
+    client (``cctx.wrap_socket(server_hostname=...)``) in the caller; either context may be
+    mpssl's or CPython's ``ssl``.
+
+    After the handshake, when ``ping``/``pong`` are given, the client writes ``ping`` and the
+    server checks it reads exactly that (one ``read``/``recv`` of its length), then the server
+    writes ``pong`` and the client checks it; ``server_first`` turns the order round (the
+    server writes ``pong`` first). In TLS 1.3 this is what lets the server see the client's
+    certificate checked and the client see the server's alert. A side that fails shuts its raw
+    socket down for writing, so that the other reads the end after any alert instead of
+    waiting. ``timeout``: set on both raw sockets. ``catch``: the exceptions of the client
+    side that are captured as its outcome (others propagate); the server's are all captured.
+    """
+    a, b = harness.socketpair()
+    if timeout is not None:
+        a.settimeout(timeout)
+        b.settimeout(timeout)
+
+    def server() -> Any:
+        try:
+            s = harness.track_tls(sctx.wrap_socket(b, server_side=True))
+            if pong and server_first:
+                _send(s, pong)
+            if ping:
+                got = _recv(s, len(ping))
+                assert got == ping, got
+            if pong and not server_first:
+                _send(s, pong)
+            return s
+        except BaseException:
+            with contextlib.suppress(OSError):  # CPython's wrap detaches ``b``
+                b.shutdown(socket.SHUT_WR)
+            raise
+
+    task = harness.spawn(server)
+    client: Any
+    try:
+        client = harness.track_tls(cctx.wrap_socket(a, server_hostname=server_hostname))
+        if ping and not server_first:
+            _send(client, ping)
+        if pong:
+            got = _recv(client, len(pong))
+        if ping and server_first:
+            _send(client, ping)
+        if pong:
+            assert got == pong, got
+    except catch as e:
+        client = e
+        with contextlib.suppress(OSError):  # CPython's wrap detaches ``a``
+            a.shutdown(socket.SHUT_WR)
+    task.wait()
+    return client, (task.error if task.error is not None else task.result)
 
 
 def recv_exactly(s: Any, n: int) -> bytes:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import mpssl
+import pki
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mpssl import _mpssl
@@ -32,7 +33,8 @@ from mpssl import _mpssl
 EXAMPLES = int(os.environ.get("MPSSL_FUZZ_EXAMPLES", "0")) or None
 DOCUMENTED: tuple[type[BaseException], ...] = (OSError, ValueError, TypeError)
 
-CA_DER, LEAF_DER, KEY_DER = _mpssl.make_demo_pki(["localhost", "127.0.0.1"])
+CA_DER, LEAF_DER, KEY_DER = (pki.testdata(f"ecdsa-p256/{n}") for n in ("ca.der", "server.der",
+                                                                         "server.key.der"))
 
 
 def _pem(kind: str, der: bytes) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import mpssl
 import pki
 import pytest
-from support import Harness, mpssl_client_ctx, mpssl_server_ctx
+from support import Harness, handshake_pair, mpssl_client_ctx, mpssl_server_ctx
 
 EXPIRED = "\nThe certificate validity has expired\n"
 CN_MISMATCH = "\nThe certificate Common Name (CN) does not match with the expected CN\n"
@@ -25,25 +25,7 @@ def handshake(
     harness: Harness, sctx: Any, cctx: Any, hostname: str | None = "localhost"
 ) -> tuple[Any, Any]:
     """Run both handshakes; return each side's SSLSocket or exception."""
-    a, b = harness.socketpair()
-
-    def server() -> Any:
-        try:
-            return sctx.wrap_socket(b, server_side=True)
-        except BaseException:
-            b.shutdown(socket.SHUT_WR)  # after any alert: the client sees EOF next
-            raise
-
-    srv = harness.spawn(server)
-    client: Any
-    try:
-        client = harness.track_tls(cctx.wrap_socket(a, server_hostname=hostname))
-    except Exception as e:  # noqa: BLE001 - the outcome is what we test
-        client = e
-        a.shutdown(socket.SHUT_WR)  # after any alert the client sent: the server sees EOF next
-    srv.wait()
-    server = srv.error if srv.error is not None else harness.track_tls(srv.result)
-    return client, server
+    return handshake_pair(harness, sctx, cctx, hostname)
 
 
 def expect_verify_failure(

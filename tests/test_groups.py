@@ -8,13 +8,15 @@ import threading
 from typing import Any
 
 import mpssl
+import pki
 import pytest
 
 TIMEOUT = 10
 
 
 def _pki() -> tuple[bytes, bytes, bytes]:
-    return mpssl._mpssl.make_demo_pki(["localhost"])
+    return (pki.testdata("ecdsa-p256/ca.der"), pki.testdata("ecdsa-p256/server.der"),
+            pki.testdata("ecdsa-p256/server.key.der"))
 
 
 def _pair(server: Any, client: Any) -> tuple[Any, BaseException | None]:

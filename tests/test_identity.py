@@ -14,7 +14,7 @@ import pki
 import pytest
 import verify_cases as vc
 from cryptography.hazmat.primitives.serialization import Encoding
-from support import JOIN_TIMEOUT, Harness
+from support import JOIN_TIMEOUT, Harness, handshake_pair
 
 MODES = [mpssl.CERT_NONE, mpssl.CERT_OPTIONAL, mpssl.CERT_REQUIRED]
 SERVER_MODES = [mpssl.CERT_OPTIONAL, mpssl.CERT_REQUIRED]
@@ -42,14 +42,10 @@ def pair(harness: Harness, p: dict[str, Any], cmode: int, smode: int,
     cctx.verify_mode = cmode
     cctx.load_verify_locations(cadata=p["root"].der)
     cctx.load_cert_chain(p["client"].pem + p["inter"].pem, p["client"].key_bytes())
-    a, b = harness.socketpair()
-    a.settimeout(JOIN_TIMEOUT)
-    b.settimeout(JOIN_TIMEOUT)
-    task = harness.spawn(sctx.wrap_socket, b, server_side=True)
-    cli = harness.track_tls(cctx.wrap_socket(a, server_hostname="localhost"))
-    cli.write(b"x")  # TLS 1.3: the server finishes its handshake on the client's Finished
-    srv = harness.track_tls(task.join())
-    assert srv.read(1) == b"x"
+    # ping: TLS 1.3: the server finishes its handshake on the client's Finished
+    cli, srv = handshake_pair(harness, sctx, cctx, ping=b"x", timeout=JOIN_TIMEOUT, catch=())
+    if isinstance(srv, BaseException):
+        raise srv
     return cli, srv
 
 

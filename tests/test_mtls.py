@@ -5,8 +5,6 @@ side. mpssl <-> mpssl over loopback, plus CPython ``ssl`` as the other side."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import mpssl
 import pki
 import pytest
 import verify_cases as vc
-from support import JOIN_TIMEOUT, Harness
+from support import JOIN_TIMEOUT, Harness, handshake_pair
 
 FATAL_ALERT = (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
 NO_CLIENT_CERT = (-29824, "MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE")
@@ -75,44 +73,8 @@ def exchange(harness: Harness, sctx: Any, cctx: Any,
 
     ``server_first`` is for a CPython server, which closes the connection when its handshake
     fails: a TLS 1.3 client that wrote first could meet EPIPE before reading the alert."""
-    a, b = harness.socketpair()
-    a.settimeout(JOIN_TIMEOUT)
-    b.settimeout(JOIN_TIMEOUT)
-    cpy_srv = isinstance(sctx, ssl.SSLContext)
-    cpy_cli = isinstance(cctx, ssl.SSLContext)
-
-    def server() -> Any:
-        try:
-            s = harness.track_tls(sctx.wrap_socket(b, server_side=True))
-            if server_first:
-                s.sendall(b"!") if cpy_srv else s.write(b"!")
-            assert (s.recv(1) if cpy_srv else s.read(1)) == b"?"
-            if not server_first:
-                s.sendall(b"!") if cpy_srv else s.write(b"!")
-            return s
-        except BaseException:
-            with contextlib.suppress(OSError):
-                b.shutdown(socket.SHUT_WR)
-            raise
-
-    task = harness.spawn(server)
-    client: Any
-    try:
-        client = harness.track_tls(cctx.wrap_socket(a, server_hostname="localhost"))
-        send = client.sendall if cpy_cli else client.write
-        recv = client.recv if cpy_cli else client.read
-        if not server_first:
-            send(b"?")
-        got = recv(1)
-        if server_first:
-            send(b"?")
-        assert got == b"!", got
-    except (OSError, ValueError) as e:
-        client = e
-        with contextlib.suppress(OSError):
-            a.shutdown(socket.SHUT_WR)
-    task.wait()
-    return client, (task.error if task.error is not None else task.result)
+    return handshake_pair(harness, sctx, cctx, ping=b"?", pong=b"!", server_first=server_first,
+                          timeout=JOIN_TIMEOUT, catch=(OSError, ValueError))
 
 
 # --------------------------------------------------------------------------------------------

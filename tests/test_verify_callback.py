@@ -16,7 +16,7 @@ import mpssl
 import pki
 import pytest
 import verify_cases as vc
-from support import JOIN_TIMEOUT, Harness, Task
+from support import JOIN_TIMEOUT, Harness, Task, handshake_pair
 
 FATAL_ALERT = (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
 
@@ -64,31 +64,8 @@ def client_ctx(mode: int, *trust: pki.Cert, cb: Any = None) -> mpssl.SSLContext:
 def handshake(harness: Harness, sctx: Any, cctx: Any,
               hostname: str | None = "localhost") -> tuple[Any, Any]:
     """Both handshakes plus a one-byte round trip; each side's socket or exception."""
-    a, b = harness.socketpair()
-    a.settimeout(JOIN_TIMEOUT)
-    b.settimeout(JOIN_TIMEOUT)
-
-    def server() -> Any:
-        try:
-            s = harness.track_tls(sctx.wrap_socket(b, server_side=True))
-            assert s.read(1) == b"?"
-            s.write(b"!")
-            return s
-        except BaseException:
-            b.shutdown(socket.SHUT_WR)
-            raise
-
-    task = harness.spawn(server)
-    client: Any
-    try:
-        client = harness.track_tls(cctx.wrap_socket(a, server_hostname=hostname))
-        client.write(b"?")
-        assert client.read(1) == b"!"
-    except Exception as e:  # noqa: BLE001 - the outcome is what is tested
-        client = e
-        a.shutdown(socket.SHUT_WR)
-    task.wait()
-    return client, (task.error if task.error is not None else task.result)
+    return handshake_pair(harness, sctx, cctx, hostname, ping=b"?", pong=b"!",
+                          timeout=JOIN_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ mpssl server verifies the client's certificate). The observations are written to
 
 from __future__ import annotations
 
-import contextlib
 import selectors
 import socket
 import ssl
@@ -27,7 +26,7 @@ import pki
 import pytest
 import verify_cases as vc
 from cryptography.hazmat.primitives import serialization
-from support import JOIN_TIMEOUT, Harness
+from support import JOIN_TIMEOUT, Harness, handshake_pair
 
 FATAL_ALERT = (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
 MODES = {"REQUIRED": mpssl.CERT_REQUIRED, "OPTIONAL": mpssl.CERT_OPTIONAL,
@@ -99,9 +98,6 @@ class Outcome:
 def run_case(harness: Harness, case: vc.Case, direction: str, mode: int,
              tmp: Path) -> Outcome:
     mat = case.build(direction)
-    a, b = harness.socketpair()  # a: client end, b: server end
-    a.settimeout(JOIN_TIMEOUT)
-    b.settimeout(JOIN_TIMEOUT)
     cpython = case.peer == "cpython"
 
     if direction == "client":
@@ -131,40 +127,8 @@ def run_case(harness: Harness, case: vc.Case, direction: str, mode: int,
             cctx.load_cert_chain(_pem(mat.presented), _key_pem(mat.key))
         hostname = "localhost"
 
-    def server() -> Any:
-        try:
-            s = sctx.wrap_socket(b, server_side=True)
-        except BaseException:
-            # the client reads EOF after any alert (CPython's wrap detaches ``b``)
-            with contextlib.suppress(OSError):
-                b.shutdown(socket.SHUT_WR)
-            raise
-        harness.track_tls(s)
-        got = s.recv(4) if isinstance(s, ssl.SSLSocket) else s.read(4)
-        assert got == b"ping", got
-        if isinstance(s, ssl.SSLSocket):
-            s.sendall(b"pong")
-        else:
-            s.write(b"pong")
-        return s
-
-    task = harness.spawn(server)
-    client: Any
-    try:
-        client = harness.track_tls(cctx.wrap_socket(a, server_hostname=hostname))
-        if isinstance(client, ssl.SSLSocket):
-            client.sendall(b"ping")
-            got = client.recv(4)
-        else:
-            client.write(b"ping")
-            got = client.read(4)
-        assert got == b"pong", got
-    except (OSError, ValueError, TypeError) as e:
-        client = e
-        with contextlib.suppress(OSError):  # CPython's wrap detaches ``a``
-            a.shutdown(socket.SHUT_WR)
-    task.wait()
-    srv = task.error if task.error is not None else task.result
+    client, srv = handshake_pair(harness, sctx, cctx, hostname, ping=b"ping", pong=b"pong",
+                                 timeout=JOIN_TIMEOUT, catch=(OSError, ValueError, TypeError))
     if direction == "client":
         out = Outcome(client, srv)
     else:

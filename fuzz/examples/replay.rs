@@ -1,7 +1,10 @@
 //! Replays inputs through a target without libFuzzer and says how each session ended:
 //! `cd fuzz && cargo run --example replay -- <certs|client|server|ciphers> FILE...`.
 //! Useful to triage an artifact (a panic shows its backtrace with `RUST_BACKTRACE=1`) and to see
-//! how far the seeds get.
+//! how far the seeds get: "plaintext reads" counts the application data `drive` read out of the
+//! session (non-zero: the input reached the application-data path).
+
+use std::sync::atomic::Ordering;
 
 use mpssl::{certs, ciphers, Session};
 
@@ -22,9 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 for (ctx, mode) in contexts.iter().zip(["CERT_NONE", "CERT_REQUIRED"]) {
                     let mut session = Session::new(ctx, name)?;
+                    let before = mpssl_fuzz::PLAINTEXT_READS.load(Ordering::Relaxed);
                     let end = mpssl_fuzz::drive(&mut session, &data);
+                    let reads = mpssl_fuzz::PLAINTEXT_READS.load(Ordering::Relaxed) - before;
                     println!(
-                        "  {mode}: handshaking={} version={:?} -> {}",
+                        "  {mode}: handshaking={} version={:?} plaintext reads={reads} -> {}",
                         session.is_handshaking(),
                         session.protocol_version(),
                         end.map_or("no error".into(), |e| format!("{e} ({e:?})"))

@@ -1,57 +1,21 @@
 //! Regenerates the committed seed corpus, `fuzz/corpus/<target>/seed-*`:
 //! `cd fuzz && cargo run --example seeds`.
 //!
-//! Session seeds are real flights: an in-memory handshake between two mpssl sessions is pumped
-//! to the end and each side's bytes are saved as input for the *other* side's target (what the
-//! client sent seeds `server`, what the server sent seeds `client`). Certificate seeds are
-//! rcgen certificates and keys in PEM and DER; cipher seeds are name lists.
+//! Session seeds are complete conversations on the deterministic fuzzing provider (see
+//! `src/provider.rs`): an in-memory handshake between two mpssl sessions, then application
+//! data both ways and close_notify; each side's bytes are saved as input for the *other* side's
+//! target (what the client sent seeds `server`, what the server sent seeds `client`). Since
+//! the provider is deterministic, the target's session answers exactly as the recorded one did,
+//! so a seed takes it through the handshake into application data. Certificate seeds are the
+//! committed test PKI (`testdata/`); cipher seeds are name lists.
 
 use std::fs;
 use std::path::Path;
 
 use mpssl::{Protocol, Session, SslContext, VerifyMode};
-use rcgen::{CertificateParams, KeyPair, SignatureAlgorithm};
+use mpssl_fuzz::provider;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-struct Ident {
-    cert_der: Vec<u8>,
-    cert_pem: String,
-    key_der: Vec<u8>,
-    key_pem: String,
-}
-
-fn ident(
-    alg: &'static SignatureAlgorithm,
-    name: &str,
-    ca: Option<(&CertificateParams, &KeyPair)>,
-) -> Res<(Ident, CertificateParams, KeyPair)> {
-    let key = KeyPair::generate_for(alg)?;
-    let mut params = CertificateParams::new(vec![name.to_string()])?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let cert = match ca {
-        None => {
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params.self_signed(&key)?
-        }
-        Some((ca_params, ca_key)) => {
-            let issuer = rcgen::Issuer::from_params(ca_params, ca_key);
-            params.signed_by(&key, &issuer)?
-        }
-    };
-    Ok((
-        Ident {
-            cert_der: cert.der().to_vec(),
-            cert_pem: cert.pem(),
-            key_der: key.serialize_der(),
-            key_pem: key.serialize_pem(),
-        },
-        params,
-        key,
-    ))
-}
 
 /// Pump a handshake plus one exchange of application data and close_notify; return the bytes
 /// (client → server, server → client).
@@ -93,55 +57,67 @@ fn write(dir: &Path, name: &str, data: impl AsRef<[u8]>) -> Res<()> {
     Ok(())
 }
 
+/// A context on the fuzzing provider (`tls12_only`: the provider with only the TLS 1.2 suite).
+fn context(protocol: Protocol, tls12_only: bool) -> SslContext {
+    let p = if tls12_only {
+        provider::provider_tls12()
+    } else {
+        provider::provider()
+    };
+    SslContext::dangerous_with_provider(protocol, p)
+}
+
+/// As the `client` target's client (`mtls`: with the client certificate).
+fn client(tls12_only: bool, mtls: bool) -> Res<SslContext> {
+    let mut c = context(Protocol::Client, tls12_only);
+    c.set_session_resumption(false);
+    c.load_verify_locations(mpssl_fuzz::CA)?;
+    if mtls {
+        c.load_cert_chain(mpssl_fuzz::CLIENT, mpssl_fuzz::CLIENT_KEY)?;
+    }
+    Ok(c)
+}
+
+/// As the `server` target's servers (`mtls`: `CERT_REQUIRED`).
+fn server(tls12_only: bool, mtls: bool) -> Res<SslContext> {
+    let mut s = context(Protocol::Server, tls12_only);
+    s.load_cert_chain(mpssl_fuzz::SERVER, mpssl_fuzz::SERVER_KEY)?;
+    if mtls {
+        s.load_verify_locations(mpssl_fuzz::CA)?;
+        s.set_verify_mode(VerifyMode::Required);
+    }
+    Ok(s)
+}
+
 fn main() -> Res<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let (ca, ca_params, ca_key) = ident(&rcgen::PKCS_ECDSA_P256_SHA256, "mpssl seed CA", None)?;
-    let (ec, _, _) = ident(
-        &rcgen::PKCS_ECDSA_P256_SHA256,
-        "localhost",
-        Some((&ca_params, &ca_key)),
-    )?;
-    let (ec384, _, _) = ident(
-        &rcgen::PKCS_ECDSA_P384_SHA384,
-        "localhost",
-        Some((&ca_params, &ca_key)),
-    )?;
-    let (ed, _, _) = ident(
-        &rcgen::PKCS_ED25519,
-        "localhost",
-        Some((&ca_params, &ca_key)),
-    )?;
-    let (rsa, _, _) = ident(
-        &rcgen::PKCS_RSA_SHA256,
-        "localhost",
-        Some((&ca_params, &ca_key)),
-    )?;
-    let (client_id, _, _) = ident(
-        &rcgen::PKCS_ECDSA_P256_SHA256,
-        "client",
-        Some((&ca_params, &ca_key)),
-    )?;
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
 
-    // certs: certificates and keys, PEM and DER, single and bundled.
+    // certs: the committed test PKI, PEM and DER, single and bundled.
     let dir = root.join("certs");
-    for (tag, id) in [
-        ("ec", &ec),
-        ("ec384", &ec384),
-        ("ed25519", &ed),
-        ("rsa", &rsa),
+    for (tag, kind) in [
+        ("ec", "ecdsa-p256"),
+        ("ec384", "ecdsa-p384"),
+        ("ed25519", "ed25519"),
+        ("rsa", "rsa-2048"),
     ] {
-        write(&dir, &format!("{tag}-cert.der"), &id.cert_der)?;
-        write(&dir, &format!("{tag}-cert.pem"), &id.cert_pem)?;
-        write(&dir, &format!("{tag}-key.der"), &id.key_der)?;
-        write(&dir, &format!("{tag}-key.pem"), &id.key_pem)?;
+        let read = |name: &str| fs::read(testdata.join(kind).join(name));
+        write(&dir, &format!("{tag}-cert.der"), read("server.der")?)?;
+        write(&dir, &format!("{tag}-cert.pem"), read("server.pem")?)?;
+        write(&dir, &format!("{tag}-key.der"), read("server.key.der")?)?;
+        write(&dir, &format!("{tag}-key.pem"), read("server.key.pem")?)?;
         write(
             &dir,
             &format!("{tag}-bundle.pem"),
-            format!("{}{}", id.cert_pem, id.key_pem),
+            [read("server.pem")?, read("server.key.pem")?].concat(),
         )?;
     }
-    write(&dir, "chain.pem", format!("{}{}", ec.cert_pem, ca.cert_pem))?;
-    write(&dir, "ca.der", &ca.cert_der)?;
+    write(
+        &dir,
+        "chain.pem",
+        fs::read(testdata.join("ecdsa-p256/server-inter.chain.pem"))?,
+    )?;
+    write(&dir, "ca.der", mpssl_fuzz::CA)?;
 
     // ciphers: name lists as the fuzz target splits them (':', ',', ' ', NUL).
     let dir = root.join("ciphers");
@@ -156,74 +132,54 @@ fn main() -> Res<()> {
     write(
         &dir,
         "all",
-        mpssl::SslContext::new(Protocol::Client).ciphers().join(":"),
+        SslContext::new(Protocol::Client).ciphers().join(":"),
     )?;
 
-    // Sessions: real flights between mpssl sessions.
-    let server_for = |id: &Ident, suites: Option<&[&str]>, mtls: bool| -> Res<SslContext> {
-        let mut s = SslContext::new(Protocol::Server);
-        s.load_cert_chain(&id.cert_der, &id.key_der)?;
-        s.load_cert_chain(&ca.cert_der, &id.key_der).ok(); // chain of two (key checked vs leaf)
-        if let Some(suites) = suites {
-            s.set_ciphers(suites)?;
-        }
-        if mtls {
-            s.load_verify_locations(&ca.cert_der)?;
-            s.set_verify_mode(VerifyMode::Required);
-        }
-        Ok(s)
-    };
-    let client_for = |suites: Option<&[&str]>, mtls: bool| -> Res<SslContext> {
-        let mut c = SslContext::new(Protocol::Client);
-        // As the `client` target's contexts: a server flight answering a ClientHello that
-        // offered tickets would carry extensions the target's client never asked for.
-        c.set_session_resumption(false);
-        if let Some(suites) = suites {
-            // A TLS 1.2-only client, so the `server` target sees a TLS 1.2 ClientHello.
-            c.set_ciphers(suites)?;
-        }
-        c.load_verify_locations(&ca.cert_der)?;
-        if mtls {
-            c.load_cert_chain(&client_id.cert_der, &client_id.key_der)?;
-        }
-        Ok(c)
-    };
-    let tls12: &[&str] = &[
-        "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
-        "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384",
-        "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
-        "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256",
+    // Sessions. The seeds of one target come from a conversation whose other end is that
+    // target's own context; in TLS 1.2 the end that is not the target's offers only TLS 1.2
+    // (a server that could do TLS 1.3 would mark a 1.2 ServerHello as a downgrade).
+    let old = [
+        "tls13-ec",
+        "tls13-rsa",
+        "tls13-ed25519",
+        "tls12-ec",
+        "tls12-rsa",
     ];
-    let cases: Vec<(&str, &Ident, Option<&[&str]>, bool)> = vec![
-        ("tls13-ec", &ec, None, false),
-        ("tls13-rsa", &rsa, None, false),
-        ("tls13-ed25519", &ed, None, false),
-        ("tls13-mtls", &ec, None, true),
-        ("tls12-ec", &ec, Some(tls12), false),
-        ("tls12-rsa", &rsa, Some(tls12), false),
-        ("tls12-mtls", &ec384, Some(tls12), true),
-    ];
-    for (tag, id, suites, mtls) in cases {
-        let (c2s, s2c) = transcript(
-            &client_for(suites, mtls)?,
-            &server_for(id, suites, mtls)?,
+    for target in ["client", "server"] {
+        for name in old {
+            let _ = fs::remove_file(root.join(target).join(format!("seed-{name}")));
+        }
+    }
+    for (tag, tls12, mtls) in [
+        ("tls13", false, false),
+        ("tls13-mtls", false, true),
+        ("tls12", true, false),
+        ("tls12-mtls", true, true),
+    ] {
+        // For the `client` target: its client, the other end's server. In TLS 1.2 that server
+        // has resumption off, so it sends an empty session ID: with the fixed randomness, the
+        // ID it would pick is the client's TLS 1.3 compatibility ID, which a client refuses
+        // to see echoed in a TLS 1.2 ServerHello.
+        let mut other_server = server(tls12, mtls)?;
+        if tls12 {
+            other_server.set_session_resumption(false);
+        }
+        let (_, s2c) = transcript(&client(false, mtls)?, &other_server, Some("localhost"))?;
+        write(&root.join("client"), tag, &s2c)?;
+        // For the `server` target: the other end's client, its server.
+        let (c2s, _) = transcript(
+            &client(tls12, mtls)?,
+            &server(false, mtls)?,
             Some("localhost"),
         )?;
         write(&root.join("server"), tag, &c2s)?;
-        write(&root.join("client"), tag, &s2c)?;
     }
     // A ClientHello without SNI, and one with an IP address.
-    let (c2s, _) = transcript(
-        &{
-            let mut c = SslContext::new(Protocol::Client);
-            c.set_verify_mode(VerifyMode::None);
-            c
-        },
-        &server_for(&ec, None, false)?,
-        None,
-    )?;
+    let mut none = client(false, false)?;
+    none.set_verify_mode(VerifyMode::None);
+    let (c2s, _) = transcript(&none, &server(false, false)?, None)?;
     write(&root.join("server"), "no-sni", &c2s)?;
-    let mut c = Session::new(&client_for(None, false)?, Some("127.0.0.1"))?;
+    let mut c = Session::new(&client(false, false)?, Some("127.0.0.1"))?;
     write(&root.join("server"), "hello-ip", c.take_tls()?)?;
     println!("seeds written under {}", root.display());
     Ok(())

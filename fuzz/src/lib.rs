@@ -1,57 +1,48 @@
-//! Shared by the session fuzz targets: fixed certificates (made once per process) and the loop
-//! that feeds fuzzer bytes into a [`Session`] as if they came from the peer.
+//! Shared by the session fuzz targets: the fixed certificates (from the committed test PKI,
+//! `testdata/ecdsa-p256/`), the contexts (built once, on the deterministic [`provider`]), and
+//! the loop that feeds fuzzer bytes into a [`Session`] as if they came from the peer.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use mpssl::{Protocol, Session, SslContext, Until, VerifyMode};
 
-/// A CA and a `localhost` leaf it signed (DER), plus the leaf's key (PKCS#8 DER).
-pub struct Pki {
-    /// The CA certificate.
-    pub ca: Vec<u8>,
-    /// The leaf certificate (`localhost`, `127.0.0.1`).
-    pub leaf: Vec<u8>,
-    /// The leaf's private key.
-    pub key: Vec<u8>,
+pub mod provider;
+
+/// The CA (DER) of `testdata/ecdsa-p256/`.
+pub const CA: &[u8] = include_bytes!("../../testdata/ecdsa-p256/ca.der");
+/// The server leaf (`localhost`, `127.0.0.1`, `::1`), DER.
+pub const SERVER: &[u8] = include_bytes!("../../testdata/ecdsa-p256/server.der");
+/// The server leaf's key, PKCS#8 DER (any key loads with the fuzzing provider; this one also
+/// loads with aws-lc-rs, so the seeds' certificates are real).
+pub const SERVER_KEY: &[u8] = include_bytes!("../../testdata/ecdsa-p256/server.key.der");
+/// The client leaf (`client.local`), DER.
+pub const CLIENT: &[u8] = include_bytes!("../../testdata/ecdsa-p256/client.der");
+/// The client leaf's key, PKCS#8 DER.
+pub const CLIENT_KEY: &[u8] = include_bytes!("../../testdata/ecdsa-p256/client.key.der");
+
+/// How many times `drive` read application data (a non-empty `read_plaintext` or a line) out
+/// of a session: the evidence that inputs reach the application-data path (`replay` prints it).
+pub static PLAINTEXT_READS: AtomicUsize = AtomicUsize::new(0);
+
+/// A context of `protocol` on the deterministic fuzzing [`provider::provider`].
+pub fn context(protocol: Protocol) -> SslContext {
+    SslContext::dangerous_with_provider(protocol, provider::provider())
 }
 
-/// The process's fixed PKI, generated on first use with rcgen (ECDSA P-256).
-pub fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mpssl fuzz CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA cert");
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let key = rcgen::KeyPair::generate().expect("leaf key");
-        let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .expect("leaf");
-        let leaf = params.signed_by(&key, &issuer).expect("leaf cert");
-        Pki {
-            ca: ca.der().to_vec(),
-            leaf: leaf.der().to_vec(),
-            key: key.serialize_der(),
-        }
-    })
-}
-
-/// The client contexts of the `client` target: `CERT_NONE` (reaches past certificate checks),
-/// and `CERT_REQUIRED` against the fixed CA (the verifier sees whatever certificates the input
-/// carries, e.g. in a TLS 1.2 flight). Session resumption is off, so that no ticket or session
-/// ID from one run changes the next.
+/// The client contexts of the `client` target: `CERT_NONE`, and `CERT_REQUIRED` against the
+/// fixed CA (the verifier runs on whatever certificates the input carries; signatures always
+/// verify with the fuzzing provider, names and dates are checked). Session resumption is off,
+/// so that no ticket or session ID from one run changes the next.
 pub fn client_contexts() -> &'static [SslContext; 2] {
     static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
     CONTEXTS.get_or_init(|| {
-        let mut none = SslContext::new(Protocol::Client);
+        let mut none = context(Protocol::Client);
         none.set_verify_mode(VerifyMode::None);
         none.set_session_resumption(false);
-        let mut required = SslContext::new(Protocol::Client);
+        let mut required = context(Protocol::Client);
         required.set_session_resumption(false);
-        required.load_verify_locations(&pki().ca).expect("fixed CA");
+        required.load_verify_locations(CA).expect("fixed CA");
         [none, required]
     })
 }
@@ -62,15 +53,14 @@ pub fn client_contexts() -> &'static [SslContext; 2] {
 pub fn server_contexts() -> &'static [SslContext; 2] {
     static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
     CONTEXTS.get_or_init(|| {
-        let pki = pki();
-        let mut none = SslContext::new(Protocol::Server);
-        none.load_cert_chain(&pki.leaf, &pki.key)
+        let mut none = context(Protocol::Server);
+        none.load_cert_chain(SERVER, SERVER_KEY)
             .expect("fixed cert");
-        let mut required = SslContext::new(Protocol::Server);
+        let mut required = context(Protocol::Server);
         required
-            .load_cert_chain(&pki.leaf, &pki.key)
+            .load_cert_chain(SERVER, SERVER_KEY)
             .expect("fixed cert");
-        required.load_verify_locations(&pki.ca).expect("fixed CA");
+        required.load_verify_locations(CA).expect("fixed CA");
         required.set_verify_mode(VerifyMode::Required);
         [none, required]
     })
@@ -122,12 +112,18 @@ pub fn drive(session: &mut Session, data: &[u8]) -> Option<mpssl::Error> {
                 }
             }
             let _ = session.take_tls();
-            let _ = session.read_plaintext(&mut buf);
+            if let Ok(Some(n)) = session.read_plaintext(&mut buf) {
+                if n > 0 {
+                    PLAINTEXT_READS.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             line.clear();
-            let _ = matches!(
+            if matches!(
                 session.read_plaintext_until(b'\n', &mut line, 100),
                 Ok(Until::Found)
-            );
+            ) {
+                PLAINTEXT_READS.fetch_add(1, Ordering::Relaxed);
+            }
             if !session.is_handshaking() {
                 let _ = session.write_plaintext(b"GET / HTTP/1.0\r\n\r\n");
                 let _ = session.take_tls();

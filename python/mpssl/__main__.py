@@ -1,7 +1,8 @@
 """``python -m mpssl``: demo, a tiny s_client / s_server, and the benchmark.
 
-* ``python -m mpssl demo``: make a CA and a server certificate in memory, run a TLS server on
-  127.0.0.1, connect a ``CERT_REQUIRED`` client, exchange data both ways and report.
+* ``python -m mpssl demo``: run a TLS server on 127.0.0.1 with the demo certificate (a committed
+  demo CA, ``mpssl/_demo_pki.py``), connect a ``CERT_REQUIRED`` client, exchange data both ways
+  and report.
 * ``python -m mpssl client HOST PORT [--cafile F] [--insecure] [--servername N]``
 * ``python -m mpssl server --cert F --key F [--port P]``
 * ``python -m mpssl bench [...]``: see ``bench/README.md``.
@@ -19,13 +20,12 @@ from typing import Any
 
 import mpssl
 
-from . import _mpssl
+from . import _demo_pki
 
 
 def demo() -> int:
-    ca_der, cert_der, key_der = _mpssl.make_demo_pki(["localhost", "127.0.0.1"])
     server_ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(cert_der, key_der)
+    server_ctx.load_cert_chain(_demo_pki.CHAIN_PEM, _demo_pki.KEY_PEM)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     received: dict[str, Any] = {}
@@ -41,7 +41,7 @@ def demo() -> int:
     thread.start()
 
     client_ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
-    client_ctx.load_verify_locations(cadata=ca_der)
+    client_ctx.load_verify_locations(cadata=_demo_pki.CA_PEM)
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     start = time.perf_counter()
     tls = client_ctx.wrap_socket(raw, server_hostname="localhost")
@@ -58,7 +58,7 @@ def demo() -> int:
 
     subject = ", ".join(f"{k}={v}" for rdn in peer["subject"] for k, v in rdn) if peer else "-"
     print(f"mpssl {mpssl.__version__} on {mpssl.RUSTLS_VERSION}")
-    print(f"server          127.0.0.1:{port} (certificate from an in-memory CA)")
+    print(f"server          127.0.0.1:{port} (certificate from the demo CA)")
     print("client          verify_mode=CERT_REQUIRED, server_hostname='localhost'")
     print(f"protocol        {cipher[1] if cipher else '-'}")
     print(f"cipher          {cipher[0] if cipher else '-'}")

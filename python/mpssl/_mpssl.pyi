@@ -18,7 +18,6 @@ __all__ = [
     "SSLContext",
     "SSLSocket",
     "__version__",
-    "make_demo_pki",
 ]
 
 __version__: str
@@ -101,10 +100,6 @@ class SSLContext:
         The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
         raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the
         default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``."""
-
-def make_demo_pki(names: list[str]) -> tuple[bytes, bytes, bytes]:
-    """``(ca_der, leaf_der, leaf_key_der)``: a throw-away P-256 CA and a leaf for ``names``
-    (DNS names or IP addresses), valid for a day. For demos and tests only."""
 
 @final
 class SSLSocket:

@@ -33,6 +33,7 @@ from typing import Any
 
 import mpssl
 import pytest
+from cryptography import x509
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -308,7 +309,7 @@ class Interop(Harness):
 
 
 # ------------------------------------------------------------------------------------------
-# PKI (made at test time; nothing committed can expire)
+# PKI (the committed testdata/, or made at test time)
 
 
 @dataclass
@@ -422,6 +423,33 @@ def make_web_pki(
     ca = pki.make_ca(ca_cn, key=key)
     server = pki.make_cert("localhost", issuer=ca, key=key, dns=("localhost",), ips=("127.0.0.1",))
     client = pki.make_cert(client_cn, issuer=ca, key=key, dns=("client.local",))
+    return _write_web_pki(d, ca, server, client, client_cn)
+
+
+# pki.new_key kind -> testdata/ directory
+TESTDATA_KINDS = {
+    "ec256": "ecdsa-p256",
+    "ec384": "ecdsa-p384",
+    "ed25519": "ed25519",
+    "rsa2048": "rsa-2048",
+    "rsa4096": "rsa-4096",
+}
+
+
+def committed_web_pki(d: Path, key: str = "ec256") -> WebPki:
+    """The committed ``testdata/<kind>/`` CA, server leaf (SAN localhost/127.0.0.1/::1) and
+    client leaf (CN ``mpssl client``) for a ``key`` kind, written to ``d``."""
+    kind = TESTDATA_KINDS[key]
+    client = pki.load("client", kind)
+    cn = client.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    return _write_web_pki(
+        d, pki.load("ca", kind), pki.load("server", kind), client, str(cn)
+    )
+
+
+def _write_web_pki(
+    d: Path, ca: pki.Cert, server: pki.Cert, client: pki.Cert, client_cn: str
+) -> WebPki:
     w = WebPki(
         ca,
         server,

@@ -42,7 +42,7 @@ from interop_support import (
     PROC_TIMEOUT,
     Interop,
     WebPki,
-    make_web_pki,
+    committed_web_pki,
     openssl_binary,
     openssl_field,
     recv_line,
@@ -136,8 +136,8 @@ def cells(peer: str, direction: str) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# PKI: per key type a CA, a server leaf (SAN localhost, 127.0.0.1) and a client leaf, all of
-# that key type, as PEM files (made lazily: RSA-4096 key generation takes a while)
+# PKI: per key type the committed testdata/ CA, server leaf (SAN localhost, 127.0.0.1, ::1) and
+# client leaf, all of that key type, copied as PEM files (lazily, per key type)
 
 
 @pytest.fixture(scope="session")
@@ -149,9 +149,7 @@ def matrix_pki(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], WebP
         if key not in made:
             d = base / key
             d.mkdir()
-            made[key] = make_web_pki(
-                d, f"mpssl matrix CA {key}", f"mpssl matrix client {key}", key=key
-            )
+            made[key] = committed_web_pki(d, key)
         return made[key]
 
     return get

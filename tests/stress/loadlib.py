@@ -1,7 +1,7 @@
 """Shared pieces of the load and soak scripts: PKI, a ``selectors`` echo server built on
 non-blocking mpssl sockets, a non-blocking client driver, and process measurements.
 
-Only mpssl and the standard library are needed (the PKI comes from ``mpssl.make_demo_pki``).
+Only mpssl and the standard library are needed (the PKI is the committed ``testdata/ecdsa-p256/``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mpssl
@@ -57,7 +58,8 @@ class Pki:
 
     @classmethod
     def make(cls) -> Pki:
-        return cls(*mpssl._mpssl.make_demo_pki(["localhost", "127.0.0.1"]))
+        d = Path(__file__).resolve().parents[2] / "testdata" / "ecdsa-p256"
+        return cls(*((d / n).read_bytes() for n in ("ca.der", "server.der", "server.key.der")))
 
     def server_ctx(self) -> mpssl.SSLContext:
         ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)

@@ -10,7 +10,6 @@
 mod buf;
 mod context;
 mod error;
-mod pki;
 mod pysock;
 mod socket;
 
@@ -27,8 +26,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod _mpssl {
     #[pymodule_export]
     use crate::context::Context;
-    #[pymodule_export]
-    use crate::pki::make_demo_pki;
     #[pymodule_export]
     use crate::socket::SslSocket;
 

@@ -3,8 +3,9 @@
 //!
 //! `bench/run.py` runs this (`cargo bench -p mpssl --bench engine -- --output-format bencher`)
 //! and divides the Python figures by these, so the cost of the Python edge and the socket layer
-//! shows as a ratio to the engine. Same material as the loopback benchmark: an ECDSA P-256 CA
-//! and leaf, the client verifying the chain and the host name (`CERT_REQUIRED`).
+//! shows as a ratio to the engine. Same material as the loopback benchmark: the committed ECDSA
+//! P-256 CA and leaf (`testdata/ecdsa-p256/`), the client verifying the chain and the host name
+//! (`CERT_REQUIRED`).
 //!
 //! Benchmark names (the harness parses them):
 //!
@@ -26,7 +27,6 @@ use std::time::Duration;
 
 use criterion::{criterion_main, Criterion, Throughput};
 use mpssl::{Error, Protocol, Session, SslContext, VerifyMode};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 /// Plaintext moved per bulk iteration: 1 MiB (`data` holds exactly this much).
 const BULK_BYTES: usize = 1 << 20;
@@ -41,24 +41,13 @@ struct Pki {
     key: Vec<u8>,
 }
 
-fn make_pki() -> Result<Pki, rcgen::Error> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate()?;
-    let leaf_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
-    Ok(Pki {
-        ca: ca_cert.der().to_vec(),
-        leaf: leaf.der().to_vec(),
-        key: leaf_key.serialize_der(),
-    })
+/// The committed test PKI: `testdata/ecdsa-p256/{ca,server}` (`localhost`, `127.0.0.1`, `::1`).
+fn make_pki() -> Pki {
+    Pki {
+        ca: include_bytes!("../../../testdata/ecdsa-p256/ca.der").to_vec(),
+        leaf: include_bytes!("../../../testdata/ecdsa-p256/server.der").to_vec(),
+        key: include_bytes!("../../../testdata/ecdsa-p256/server.key.der").to_vec(),
+    }
 }
 
 /// A server and a client context for `suite`; `resume` turns client resumption on or off;
@@ -163,7 +152,8 @@ fn abort(what: &str, e: &dyn std::fmt::Display) -> ! {
 fn benches(crit: &mut Criterion) {
     let suite13 = std::env::var("MPSSL_BENCH_TLS13_SUITE")
         .unwrap_or_else(|_| "TLS-AES-128-GCM-SHA256".to_owned());
-    let setup = make_pki().map_err(|e| e.to_string()).and_then(|pki| {
+    let pki = make_pki();
+    let setup = (|| -> Result<_, String> {
         let make = |suite: &str, resume, x25519| {
             contexts(&pki, suite, resume, x25519).map_err(|e| e.to_string())
         };
@@ -175,7 +165,7 @@ fn benches(crit: &mut Criterion) {
             ("tls13x_resumed", make(&suite13, true, true)?),
             ("tls12_resumed", make(TLS12_SUITE, true, false)?),
         ])
-    });
+    })();
     let pairs = match setup {
         Ok(all) => all,
         Err(e) => abort("setup", &e),

@@ -5,7 +5,14 @@
 //! ```
 //!
 //! CERT may hold a chain (leaf first); both files may be PEM or DER. Try it with the
-//! `client` example, or `openssl s_client -connect 127.0.0.1:8443`.
+//! `client` example, or `openssl s_client -connect 127.0.0.1:8443`. The committed test PKI has
+//! a certificate for `localhost`/`127.0.0.1`:
+//!
+//! ```text
+//! cargo run -p mpssl --example server -- \
+//!     testdata/ecdsa-p256/server.chain.pem testdata/ecdsa-p256/server.key.pem 8443
+//! cargo run -p mpssl --example client -- localhost 8443 testdata/ecdsa-p256/ca.pem
+//! ```
 
 use std::error::Error;
 use std::net::{TcpListener, TcpStream};

@@ -153,6 +153,24 @@ impl SslContext {
         }
     }
 
+    /// A new context whose rustls configurations use `provider` for everything: its cipher
+    /// suites and key-exchange groups (instead of mpssl's defaults), randomness, key loading and
+    /// the signature algorithms the verifier accepts.
+    ///
+    /// **For testing and fuzzing only** (the fuzz targets pass a deterministic provider with no
+    /// security, so that mutated inputs get past the key exchange and the signatures). With
+    /// such a provider nothing is secret and every signature "verifies", hence the name: a
+    /// context from this constructor is only as safe as `provider`. Production code uses
+    /// [`SslContext::new`] (aws-lc-rs).
+    pub fn dangerous_with_provider(protocol: Protocol, provider: Arc<CryptoProvider>) -> Self {
+        Self {
+            suites: provider.cipher_suites.clone(),
+            groups: provider.kx_groups.clone(),
+            provider,
+            ..Self::new(protocol)
+        }
+    }
+
     /// The end this context is for.
     pub fn protocol(&self) -> Protocol {
         self.protocol

@@ -1,8 +1,11 @@
 //! In-memory test helpers, modelled on rustls's own (`rustls/tests/common`):
 //!
-//! - a small PKI made with rcgen: [`Ca`] (root or intermediate), leaves with DNS/IP SANs,
-//!   expired and not-yet-valid leaves, and the reference's style of certificate (self-signed,
-//!   CA:TRUE, subject CN only, no SAN) from [`reference_style`];
+//! - the committed test PKI (`testdata/`, see its README): [`testdata`], [`Cert::testdata`],
+//!   [`Ca::testdata`] (which can also sign new leaves); [`fixture`] uses it;
+//! - a small PKI made with rcgen for certificates that are the point of a test: [`Ca`] (root or
+//!   intermediate), leaves with DNS/IP SANs, expired and not-yet-valid leaves, and the
+//!   reference's style of certificate (self-signed, CA:TRUE, subject CN only, no SAN) from
+//!   [`reference_style`];
 //! - fixed keys in formats rcgen does not write (PKCS#1 RSA, SEC1 EC, RSA-1024);
 //! - [`make_pair`], [`do_handshake`], [`transfer`], [`send`]: two [`Session`]s shuttling bytes
 //!   in memory;
@@ -43,6 +46,31 @@ pub struct Cert {
     pub key_der: Vec<u8>,
 }
 
+/// The bytes of `testdata/<path>` (the committed test PKI), e.g. `"ecdsa-p256/ca.der"`.
+pub fn testdata(path: &str) -> Vec<u8> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(path);
+    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+fn testdata_string(path: &str) -> String {
+    String::from_utf8(testdata(path)).unwrap()
+}
+
+impl Cert {
+    /// The committed certificate `testdata/<kind>/<name>` (`kind` e.g. `"ecdsa-p256"`, `name`
+    /// e.g. `"server"`), with its PKCS#8 key.
+    pub fn testdata(kind: &str, name: &str) -> Self {
+        Self {
+            cert_pem: testdata_string(&format!("{kind}/{name}.pem")),
+            cert_der: testdata(&format!("{kind}/{name}.der")),
+            key_pem: testdata_string(&format!("{kind}/{name}.key.pem")),
+            key_der: testdata(&format!("{kind}/{name}.key.der")),
+        }
+    }
+}
+
 /// A certificate authority that can sign leaves and intermediates.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -72,6 +100,16 @@ fn key_pem_der(key: &KeyPair) -> (String, Vec<u8>) {
 }
 
 impl Ca {
+    /// The committed root CA `testdata/<kind>/ca` (`mpssl test CA`); it signs new leaves too.
+    pub fn testdata(kind: &str) -> Self {
+        let cert = Cert::testdata(kind, "ca");
+        let key = KeyPair::from_pem(&cert.key_pem).unwrap();
+        Self {
+            issuer: Issuer::from_ca_cert_pem(&cert.cert_pem, key).unwrap(),
+            cert,
+        }
+    }
+
     /// A new self-signed root CA.
     pub fn new(cn: &str) -> Self {
         let key = KeyPair::generate().unwrap();
@@ -332,7 +370,8 @@ pub fn insecure_client_ctx() -> SslContext {
     ctx
 }
 
-/// A CA, a leaf for "server.test" and matching client and server contexts.
+/// A CA, a leaf for "server.test" (both from `testdata/ecdsa-p256/`) and matching client and
+/// server contexts.
 pub struct Fixture {
     pub ca: Ca,
     pub leaf: Cert,
@@ -340,10 +379,11 @@ pub struct Fixture {
     pub server: SslContext,
 }
 
-/// The usual setup: CA → leaf "server.test", the client trusting the CA.
+/// The usual setup: CA → leaf "server.test" (`testdata/ecdsa-p256/{ca,server-test}`), the
+/// client trusting the CA.
 pub fn fixture() -> Fixture {
-    let ca = Ca::new("mpssl test CA");
-    let leaf = ca.leaf(&["server.test"]);
+    let ca = Ca::testdata("ecdsa-p256");
+    let leaf = Cert::testdata("ecdsa-p256", "server-test");
     let server = server_ctx(&leaf.cert_pem, &leaf.key_pem);
     let client = client_ctx(&ca.cert.cert_pem);
     Fixture {
