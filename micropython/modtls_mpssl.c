@@ -279,8 +279,18 @@ static mp_obj_t ssl_context_load_cert_chain(mp_obj_t self_in, mp_obj_t cert_in, 
     mpssl_context *ctx = ctx_of(self_in);
     size_t key_len, cert_len;
     const char *key = mp_obj_str_get_data(key_in, &key_len);
-    const char *cert = mp_obj_str_get_data(cert_in, &cert_len);
     mpssl_error err;
+    if (!mp_obj_is_str_or_bytes(cert_in)) {
+        // As the reference: the key is parsed first (a bad key wins), then the cert's type
+        // error. The engine parses the key before the (here empty) certificate data.
+        int rc = mpssl_context_load_cert_chain(ctx, (const uint8_t *)"", 0,
+            (const uint8_t *)key, key_len, &err);
+        if (rc == MPSSL_ERROR && err.kind == MPSSL_KIND_VALUE_ERROR
+            && strncmp((const char *)err.message, "invalid key", 11) == 0) {
+            check(rc, &err);
+        }
+    }
+    const char *cert = mp_obj_str_get_data(cert_in, &cert_len);
     MP_THREAD_GIL_EXIT();
     int rc = mpssl_context_load_cert_chain(ctx, (const uint8_t *)cert, cert_len,
         (const uint8_t *)key, key_len, &err);

@@ -188,8 +188,8 @@ impl VerifyCallback for CVerify {
     }
 }
 
-/// Run `f`, turning a panic into [`MPSSL_PANIC`].
-fn guard(f: impl FnOnce() -> i32) -> i32 {
+/// Run `f`, turning a panic into [`MPSSL_PANIC`]: every `extern "C"` body runs under it.
+pub fn guard(f: impl FnOnce() -> i32) -> i32 {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(MPSSL_PANIC)
 }
 
