@@ -115,3 +115,6 @@ micropython-mbedtls: micropython-src ## The same tree and flags with its own Mbe
 	$(MAKE) -s -C $(MPY_DIR)/ports/unix $(MPY_MAKE_FLAGS) MICROPY_PY_SSL=1 MICROPY_SSL_MBEDTLS=1 \
 		BUILD=$(MPY_OUT)/build-mbedtls
 	cp -p $(MPY_OUT)/build-mbedtls/micropython $(MPY_OUT)/micropython-mbedtls
+
+test-micropython: micropython micropython-mbedtls ## MicroPython's own TLS tests on the mpssl firmware, every pairing (tests/micropython)
+	MPSSL_MICROPYTHON_TESTS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/micropython
