@@ -118,3 +118,6 @@ micropython-mbedtls: micropython-src ## The same tree and flags with its own Mbe
 
 test-micropython: micropython micropython-mbedtls ## MicroPython's own TLS tests on the mpssl firmware, every pairing (tests/micropython)
 	MPSSL_MICROPYTHON_TESTS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/micropython
+
+bench-micropython: micropython micropython-mbedtls ## The same MicroPython script on both firmwares; ratios mpssl / Mbed TLS (bench/micropython)
+	$(PYTHON) bench/micropython/run.py
