@@ -146,6 +146,19 @@ def printing_only(block: str) -> bool:
     return got != m.group(1) and got.strip() == m.group(2).strip()
 
 
+def record(name: str, results: dict[tuple[str, str], str]) -> None:
+    """Write the pass/FAIL/skip counts per pairing to target/micropython/results-NAME.txt
+    (the test table of docs/micropython.md)."""
+    counts: dict[str, dict[str, int]] = {}
+    for (_, pairing), status in results.items():
+        row = counts.setdefault(pairing, {"pass": 0, "fail": 0, "skip": 0})
+        row[status] += 1
+    lines = [
+        f"{p}: {c['pass']} pass, {c['fail']} fail, {c['skip']} skip" for p, c in counts.items()
+    ]
+    (OUT / f"results-{name}.txt").write_text("\n".join(sorted(lines)) + "\n")
+
+
 def check(
     results: dict[tuple[str, str], str],
     output: str,
@@ -190,6 +203,7 @@ def test_single_instance_tests_on_the_mpssl_firmware() -> None:
         for m in re.finditer(r"^(pass|FAIL|skip)\s+(\S+)", out, re.MULTILINE)
     }
     assert len(results) == len(files(SINGLE)), out[-3000:]
+    record("single", results)
     check(results, out)
 
 
@@ -234,4 +248,5 @@ def test_multitests_pairing(peer: str) -> None:
         blocks[(m.group(1), pairing)] = out[m.end() : end]
     orders = 1 if peer == "self" else 2
     assert len(results) == orders * len(files(MULTI)), out[-3000:]
+    record(peer, results)
     check(results, out, blocks)

@@ -131,7 +131,12 @@ fn io_result(rc: i32, n: usize, len: usize) -> io::Result<usize> {
 impl Read for CStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0usize;
-        let rc = (self.read)(self.user as *mut c_void, buf.as_mut_ptr(), buf.len(), &mut n);
+        let rc = (self.read)(
+            self.user as *mut c_void,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut n,
+        );
         io_result(rc, n, buf.len())
     }
 }
@@ -598,7 +603,10 @@ fn want(stream: &TlsStream<CStream>) -> i32 {
 /// # Safety
 /// `sock` null or live; `err` null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mpssl_socket_handshake(sock: *const MpsslSocket, err: *mut MpsslError) -> i32 {
+pub unsafe extern "C" fn mpssl_socket_handshake(
+    sock: *const MpsslSocket,
+    err: *mut MpsslError,
+) -> i32 {
     // SAFETY: forwarded contract.
     let err = unsafe { err_ref(err) };
     // SAFETY: forwarded contract.
@@ -803,4 +811,3 @@ pub unsafe extern "C" fn mpssl_socket_peer_cert(
         })
     }
 }
-

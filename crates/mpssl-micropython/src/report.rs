@@ -173,7 +173,11 @@ fn callback_code(c: i64) -> Report {
         2 => "MBEDTLS_ERR_MPI_FILE_IO_ERROR".to_owned(),
         other => format!("MBEDTLS_ERR_UNKNOWN ({other:#06X})"),
     };
-    (Kind::OsErrorArgs, i32::try_from(c).unwrap_or(i32::MIN), name)
+    (
+        Kind::OsErrorArgs,
+        i32::try_from(c).unwrap_or(i32::MIN),
+        name,
+    )
 }
 
 fn invalid(what: &str, why: &str) -> Report {

@@ -2,7 +2,14 @@
 //! I/O callbacks, error reports, verify-callback aborts, use after close, null and bad
 //! arguments. Nothing here may crash; every failure must come back as a result code.
 #![allow(unsafe_code, reason = "calls the C ABI")]
-#![allow(clippy::undocumented_unsafe_blocks, reason = "tests: each call passes live handles")]
+#![allow(
+    clippy::undocumented_unsafe_blocks,
+    reason = "tests: each call passes live handles"
+)]
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failed setup is a failed test"
+)]
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
@@ -188,11 +195,20 @@ fn handshake_transfer_cipher_and_peer_cert_through_the_abi() {
     let c = socket(client, Some("localhost"), false, &mut cw);
     let s = socket(server, None, true, &mut sw);
     let (rc_c, rc_s, ce, se) = pump(c, &mut cw, s, &mut sw);
-    assert_eq!((rc_c, rc_s), (MPSSL_OK, MPSSL_OK), "{} / {}", message(&ce), message(&se));
+    assert_eq!(
+        (rc_c, rc_s),
+        (MPSSL_OK, MPSSL_OK),
+        "{} / {}",
+        message(&ce),
+        message(&se)
+    );
 
     let mut n = 0usize;
     unsafe {
-        assert_eq!(mpssl_socket_write(c, b"hello".as_ptr(), 5, &mut n, &mut err), MPSSL_OK);
+        assert_eq!(
+            mpssl_socket_write(c, b"hello".as_ptr(), 5, &mut n, &mut err),
+            MPSSL_OK
+        );
     }
     assert_eq!(n, 5);
     sw.inbound.extend(cw.outbound.drain(..));
@@ -226,13 +242,22 @@ fn handshake_transfer_cipher_and_peer_cert_through_the_abi() {
     }
     let mut len = 0usize;
     unsafe {
-        assert_eq!(mpssl_socket_peer_cert(c, ptr::null_mut(), 0, &mut len), MPSSL_BAD_ARG);
+        assert_eq!(
+            mpssl_socket_peer_cert(c, ptr::null_mut(), 0, &mut len),
+            MPSSL_BAD_ARG
+        );
         assert_eq!(len, server_cert.der.len());
         let mut der = vec![0u8; len];
-        assert_eq!(mpssl_socket_peer_cert(c, der.as_mut_ptr(), len, &mut len), MPSSL_OK);
+        assert_eq!(
+            mpssl_socket_peer_cert(c, der.as_mut_ptr(), len, &mut len),
+            MPSSL_OK
+        );
         assert_eq!(der, server_cert.der);
         // The server asked for no client certificate.
-        assert_eq!(mpssl_socket_peer_cert(s, ptr::null_mut(), 0, &mut len), MPSSL_OK);
+        assert_eq!(
+            mpssl_socket_peer_cert(s, ptr::null_mut(), 0, &mut len),
+            MPSSL_OK
+        );
         assert_eq!(len, 0);
     }
 
@@ -345,7 +370,12 @@ fn verify_callback_codes_and_raise_abort_the_handshake() {
         }
         let (rc, e) = client_handshake(client, &server_cert);
         assert_eq!(rc, MPSSL_ERROR, "{wanted}");
-        assert_eq!((e.kind, e.code), (kind as i32, code), "{wanted}: {}", message(&e));
+        assert_eq!(
+            (e.kind, e.code),
+            (kind as i32, code),
+            "{wanted}: {}",
+            message(&e)
+        );
         unsafe { mpssl_context_free(client) };
     }
     // A callback that accepts lets CERT_OPTIONAL through.
@@ -424,17 +454,27 @@ fn hostname_required_and_bad_config_errors() {
     let name = b"BAR";
     let names = [name.as_ptr()];
     let lens = [name.len()];
-    let rc = unsafe { mpssl_context_set_ciphers(client, names.as_ptr(), lens.as_ptr(), 1, &mut err) };
+    let rc =
+        unsafe { mpssl_context_set_ciphers(client, names.as_ptr(), lens.as_ptr(), 1, &mut err) };
     assert_eq!((rc, err.code), (MPSSL_ERROR, -24192));
     let rc = unsafe { mpssl_context_set_ciphers(client, ptr::null(), ptr::null(), 0, &mut err) };
     assert_eq!((rc, err.code), (MPSSL_ERROR, -24192));
 
-    let rc = unsafe { mpssl_context_load_cert_chain(client, b"!".as_ptr(), 1, b"!".as_ptr(), 1, &mut err) };
-    assert_eq!((rc, err.kind, message(&err).as_str()), (MPSSL_ERROR, Kind::ValueError as i32, "invalid key"));
+    let rc = unsafe {
+        mpssl_context_load_cert_chain(client, b"!".as_ptr(), 1, b"!".as_ptr(), 1, &mut err)
+    };
+    assert_eq!(
+        (rc, err.kind, message(&err).as_str()),
+        (MPSSL_ERROR, Kind::ValueError as i32, "invalid key")
+    );
     let rc = unsafe { mpssl_context_load_verify_locations(client, b"!".as_ptr(), 1, &mut err) };
-    assert_eq!((rc, err.kind, message(&err).as_str()), (MPSSL_ERROR, Kind::ValueError as i32, "invalid cert"));
+    assert_eq!(
+        (rc, err.kind, message(&err).as_str()),
+        (MPSSL_ERROR, Kind::ValueError as i32, "invalid cert")
+    );
     // A null error pointer is allowed: only the result code comes back.
-    let rc = unsafe { mpssl_context_load_verify_locations(client, b"!".as_ptr(), 1, ptr::null_mut()) };
+    let rc =
+        unsafe { mpssl_context_load_verify_locations(client, b"!".as_ptr(), 1, ptr::null_mut()) };
     assert_eq!(rc, MPSSL_ERROR);
     unsafe { mpssl_context_free(client) };
 }
@@ -453,7 +493,10 @@ fn null_and_bad_arguments_never_crash() {
         mpssl_context_free(ptr::null_mut());
         mpssl_socket_free(ptr::null_mut());
         assert_eq!(mpssl_context_verify_mode(ptr::null()), MPSSL_NULL_ARG);
-        assert_eq!(mpssl_context_set_verify_mode(ptr::null(), 0), MPSSL_NULL_ARG);
+        assert_eq!(
+            mpssl_context_set_verify_mode(ptr::null(), 0),
+            MPSSL_NULL_ARG
+        );
         assert_eq!(
             mpssl_context_set_verify_callback(ptr::null(), None, ptr::null_mut()),
             MPSSL_NULL_ARG
@@ -471,7 +514,10 @@ fn null_and_bad_arguments_never_crash() {
             MPSSL_NULL_ARG
         );
         let mut name = ptr::null();
-        assert_eq!(mpssl_context_cipher(ptr::null(), 0, &mut name, &mut n), MPSSL_NULL_ARG);
+        assert_eq!(
+            mpssl_context_cipher(ptr::null(), 0, &mut name, &mut n),
+            MPSSL_NULL_ARG
+        );
         assert_eq!(
             mpssl_socket_new(
                 ptr::null(),
@@ -486,7 +532,10 @@ fn null_and_bad_arguments_never_crash() {
             ),
             MPSSL_NULL_ARG
         );
-        assert_eq!(mpssl_socket_handshake(ptr::null(), &mut err), MPSSL_NULL_ARG);
+        assert_eq!(
+            mpssl_socket_handshake(ptr::null(), &mut err),
+            MPSSL_NULL_ARG
+        );
         assert_eq!(
             mpssl_socket_read(ptr::null(), ptr::null_mut(), 0, &mut n, &mut err),
             MPSSL_NULL_ARG
@@ -517,9 +566,15 @@ fn null_and_bad_arguments_never_crash() {
             mpssl_context_set_ciphers(ctx, ptr::null(), ptr::null(), 2, &mut err),
             MPSSL_NULL_ARG
         );
-        assert_eq!(mpssl_context_cipher(ctx, 0, ptr::null_mut(), &mut n), MPSSL_NULL_ARG);
+        assert_eq!(
+            mpssl_context_cipher(ctx, 0, ptr::null_mut(), &mut n),
+            MPSSL_NULL_ARG
+        );
         let mut name = ptr::null();
-        assert_eq!(mpssl_context_cipher(ctx, 1000, &mut name, &mut n), MPSSL_BAD_ARG);
+        assert_eq!(
+            mpssl_context_cipher(ctx, 1000, &mut name, &mut n),
+            MPSSL_BAD_ARG
+        );
         assert_eq!(mpssl_context_cipher(ctx, 0, &mut name, &mut n), MPSSL_OK);
         assert!(n > 0);
         // Missing callbacks.
@@ -552,23 +607,41 @@ fn mpssl_set_verify_none_and_poke(ctx: *mut MpsslContext) {
     let mut n = 7usize;
     let (mut a, mut al, mut b, mut bl) = (ptr::null(), 0, ptr::null(), 0);
     unsafe {
-        assert_eq!(mpssl_socket_cipher(s, &mut a, &mut al, &mut b, &mut bl), MPSSL_BAD_ARG);
+        assert_eq!(
+            mpssl_socket_cipher(s, &mut a, &mut al, &mut b, &mut bl),
+            MPSSL_BAD_ARG
+        );
         assert_eq!(
             mpssl_socket_cipher(s, ptr::null_mut(), &mut al, &mut b, &mut bl),
             MPSSL_NULL_ARG
         );
-        assert_eq!(mpssl_socket_read(s, ptr::null_mut(), 4, &mut n, &mut err), MPSSL_NULL_ARG);
-        assert_eq!(mpssl_socket_read(s, ptr::null_mut(), 0, ptr::null_mut(), &mut err), MPSSL_NULL_ARG);
-        assert_eq!(mpssl_socket_read(s, ptr::null_mut(), 0, &mut n, &mut err), MPSSL_OK);
+        assert_eq!(
+            mpssl_socket_read(s, ptr::null_mut(), 4, &mut n, &mut err),
+            MPSSL_NULL_ARG
+        );
+        assert_eq!(
+            mpssl_socket_read(s, ptr::null_mut(), 0, ptr::null_mut(), &mut err),
+            MPSSL_NULL_ARG
+        );
+        assert_eq!(
+            mpssl_socket_read(s, ptr::null_mut(), 0, &mut n, &mut err),
+            MPSSL_OK
+        );
         assert_eq!(n, 0);
-        assert_eq!(mpssl_socket_write(s, ptr::null(), 3, &mut n, &mut err), MPSSL_NULL_ARG);
+        assert_eq!(
+            mpssl_socket_write(s, ptr::null(), 3, &mut n, &mut err),
+            MPSSL_NULL_ARG
+        );
         mpssl_socket_free(s);
     }
 }
 
 #[test]
 fn a_panic_becomes_a_result_code() {
-    #[allow(clippy::panic, reason = "the test is that a panic does not unwind further")]
+    #[allow(
+        clippy::panic,
+        reason = "the test is that a panic does not unwind further"
+    )]
     let rc = guard(|| panic!("boom"));
     assert_eq!(rc, MPSSL_PANIC);
     assert_eq!(guard(|| MPSSL_OK), MPSSL_OK);

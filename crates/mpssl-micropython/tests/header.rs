@@ -1,6 +1,8 @@
 //! `micropython/mpssl.h` is written by hand: check it against the Rust side, so the two
 //! cannot drift (every constant's value, every exported function and its parameter count).
 
+#![allow(clippy::panic, reason = "test helper: a missing file is a failed test")]
+
 use std::collections::BTreeMap;
 
 use mpssl_micropython::*;
@@ -29,8 +31,15 @@ fn functions(text: &str, marker: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     let flat = text.replace('\n', " ");
     for piece in flat.split(marker).skip(1) {
-        let Some(name_end) = piece.find('(') else { continue };
-        let name = piece[..name_end].trim().rsplit(' ').next().unwrap_or("").trim_start_matches('*');
+        let Some(name_end) = piece.find('(') else {
+            continue;
+        };
+        let name = piece[..name_end]
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('*');
         if !name.starts_with("mpssl_") {
             continue;
         }
@@ -127,5 +136,8 @@ fn error_struct_layout_matches_the_header() {
     assert_eq!(std::mem::offset_of!(MpsslError, kind), 0);
     assert_eq!(std::mem::offset_of!(MpsslError, code), 4);
     assert_eq!(std::mem::offset_of!(MpsslError, len), 8);
-    assert_eq!(std::mem::offset_of!(MpsslError, message), 8 + size_of::<usize>());
+    assert_eq!(
+        std::mem::offset_of!(MpsslError, message),
+        8 + size_of::<usize>()
+    );
 }
