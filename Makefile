@@ -36,7 +36,7 @@ test-rust: ## Rust unit, integration and doc tests (the binding is tested throug
 test-python: ## pytest over loopback (includes interop)
 	$(PYTHON) -m pytest -q tests
 
-test: tools build-dev test-rust lint fuzz-smoke test-python ## Everything CI runs (pytest last, so its summary closes the log)
+test: tools build-dev test-rust lint fuzz-smoke test-micropython test-python ## Everything CI runs (pytest last, so its summary closes the log)
 
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
