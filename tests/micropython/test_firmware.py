@@ -119,9 +119,24 @@ def files(patterns: list[str]) -> list[str]:
     return sorted(found)
 
 
+ISOLATE = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+
+
+def isolation() -> list[str]:
+    """A private network namespace (only its own loopback) for the runner, where the system
+    allows one: the multitests' servers bind 0.0.0.0:8000, so two runs on one machine (or
+    anything else on port 8000) would otherwise talk to each other. Without user namespaces
+    the runner runs directly (the loopback patch still keeps the clients on 127.0.0.1)."""
+    if shutil.which("unshare") and shutil.which("ip"):
+        probe = subprocess.run([*ISOLATE, "true"], capture_output=True, check=False, timeout=30)
+        if probe.returncode == 0:
+            return ISOLATE
+    return []
+
+
 def run(args: list[str], env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [sys.executable, *args],
+        [*isolation(), sys.executable, *args],
         cwd=TESTS,
         env={**os.environ, **env},
         capture_output=True,
