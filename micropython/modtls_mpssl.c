@@ -21,6 +21,7 @@
 #include "py/objstr.h"
 #include "py/mperrno.h"
 #include "py/mphal.h"
+#include "py/gc.h"
 
 #include "mpssl.h"
 
@@ -60,6 +61,29 @@ static const mp_obj_type_t ssl_context_type;
 static const mp_obj_type_t ssl_socket_type;
 
 static const MP_DEFINE_STR_OBJ(mpssl_version_obj, "mpssl (rustls 0.23, aws-lc-rs)");
+
+// Engine memory is malloc'd, outside the GC heap, so a collection is not triggered by it:
+// objects dropped without close() would keep their engine state until the GC heap itself
+// fills. Collect when the engine objects alive exceed twice the count left by the last
+// collection this module triggered (at least ENGINE_COLLECT_MIN), as a GC's own threshold.
+#define ENGINE_COLLECT_MIN (32)
+static size_t engine_live;
+static size_t engine_collect_at = ENGINE_COLLECT_MIN;
+
+static void engine_alloc(void) {
+    size_t live = __atomic_add_fetch(&engine_live, 1, __ATOMIC_RELAXED);
+    if (live > __atomic_load_n(&engine_collect_at, __ATOMIC_RELAXED)) {
+        gc_collect();
+        live = __atomic_load_n(&engine_live, __ATOMIC_RELAXED);
+        size_t next = 2 * live;
+        __atomic_store_n(&engine_collect_at, next < ENGINE_COLLECT_MIN ? ENGINE_COLLECT_MIN : next,
+            __ATOMIC_RELAXED);
+    }
+}
+
+static void engine_free(void) {
+    __atomic_sub_fetch(&engine_live, 1, __ATOMIC_RELAXED);
+}
 
 // Errors.
 
@@ -192,8 +216,10 @@ static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args
     #endif
     self->ctx = NULL;
     self->handler = mp_const_none;
+    engine_alloc();
     int rc = mpssl_context_new((int32_t)protocol, &self->ctx);
     if (rc != MPSSL_OK) {
+        engine_free();
         raise_result(rc, NULL, MP_OBJ_NULL);
     }
     mpssl_context_set_verify_callback(self->ctx, verify_cb, self);
@@ -235,8 +261,11 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 #if MICROPY_PY_SSL_FINALISER
 static mp_obj_t ssl_context___del__(mp_obj_t self_in) {
     mp_obj_ssl_context_t *self = MP_OBJ_TO_PTR(self_in);
-    mpssl_context_free(self->ctx);
-    self->ctx = NULL;
+    if (self->ctx != NULL) {
+        mpssl_context_free(self->ctx);
+        self->ctx = NULL;
+        engine_free();
+    }
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(ssl_context___del___obj, ssl_context___del__);
@@ -320,7 +349,10 @@ static void socket_release(mp_obj_ssl_socket_t *o) {
     mpssl_socket *tls = o->tls;
     o->tls = NULL;
     o->sock = MP_OBJ_NULL;
-    mpssl_socket_free(tls);
+    if (tls != NULL) {
+        mpssl_socket_free(tls);
+        engine_free();
+    }
 }
 
 // Record a failure (sticky) and return its errcode.
@@ -360,8 +392,10 @@ static mp_obj_t ssl_socket_make_new(mp_obj_ssl_context_t *ssl_context, mp_obj_t 
         host = (const uint8_t *)mp_obj_str_get_data(server_hostname, &host_len);
     }
     mpssl_error err;
+    engine_alloc();
     int rc = mpssl_socket_new(ctx, host, host_len, server_side, io_read, io_write, o, &o->tls, &err);
     if (rc != MPSSL_OK) {
+        engine_free();
         o->sock = MP_OBJ_NULL;
         raise_result(rc, &err, MP_OBJ_NULL);
     }
