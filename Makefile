@@ -90,6 +90,8 @@ MPY_DIR ?= $(MPY_SRC)
 MPY_VARIANT_DIR ?= $(if $(wildcard $(MPY_DIR)/variants-mpssl),$(abspath $(MPY_DIR))/variants-mpssl,$(abspath $(MPY_DIR))/ports/unix/variants/standard)
 MPY_MAKE_FLAGS = -j2 VARIANT_DIR=$(MPY_VARIANT_DIR) MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0
 MPSSL_STATICLIB := $(abspath target/release/libmpssl_micropython.a)
+# A user's checkout builds in its own directories, never mixed with the pinned tree's objects.
+MPY_TAG := $(if $(filter $(MPY_SRC),$(MPY_DIR)),,-$(notdir $(abspath $(MPY_DIR))))
 .PHONY: micropython micropython-mbedtls micropython-src test-micropython bench-micropython
 
 $(MPY_OUT)/src/.stamp: $(MPY_TARBALL)
@@ -105,16 +107,16 @@ micropython: micropython-src ## MicroPython unix port with the mpssl tls module 
 	$(CARGO) build --release --quiet -p mpssl-micropython
 	$(MAKE) -s -C $(MPY_DIR)/mpy-cross -j2
 	@# The port does not relink when only the staticlib changed.
-	@if [ $(MPSSL_STATICLIB) -nt $(MPY_OUT)/build-mpssl/firmware ]; then rm -f $(MPY_OUT)/build-mpssl/firmware; fi
+	@if [ $(MPSSL_STATICLIB) -nt $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware ]; then rm -f $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware; fi
 	$(MAKE) -s -C $(MPY_DIR)/ports/unix $(MPY_MAKE_FLAGS) MICROPY_PY_SSL=0 \
-		BUILD=$(MPY_OUT)/build-mpssl PROG=firmware USER_C_MODULES=$(abspath micropython) MPSSL_LIB=$(MPSSL_STATICLIB)
-	cp -p $(MPY_OUT)/build-mpssl/firmware $(MPY_OUT)/micropython
+		BUILD=$(MPY_OUT)/build-mpssl$(MPY_TAG) PROG=firmware USER_C_MODULES=$(abspath micropython) MPSSL_LIB=$(MPSSL_STATICLIB)
+	cp -p $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware $(MPY_OUT)/micropython
 
 micropython-mbedtls: micropython-src ## The same tree and flags with its own Mbed TLS -> target/micropython/micropython-mbedtls
 	$(MAKE) -s -C $(MPY_DIR)/mpy-cross -j2
 	$(MAKE) -s -C $(MPY_DIR)/ports/unix $(MPY_MAKE_FLAGS) MICROPY_PY_SSL=1 MICROPY_SSL_MBEDTLS=1 \
-		BUILD=$(MPY_OUT)/build-mbedtls
-	cp -p $(MPY_OUT)/build-mbedtls/micropython $(MPY_OUT)/micropython-mbedtls
+		BUILD=$(MPY_OUT)/build-mbedtls$(MPY_TAG)
+	cp -p $(MPY_OUT)/build-mbedtls$(MPY_TAG)/micropython $(MPY_OUT)/micropython-mbedtls
 
 test-micropython: micropython micropython-mbedtls ## MicroPython's own TLS tests on the mpssl firmware, every pairing (tests/micropython)
 	MPSSL_MICROPYTHON_TESTS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/micropython
