@@ -95,6 +95,7 @@ MPY_TAG := $(if $(filter $(MPY_SRC),$(MPY_DIR)),,-$(notdir $(abspath $(MPY_DIR))
 .PHONY: micropython micropython-mbedtls micropython-src test-micropython bench-micropython
 
 $(MPY_OUT)/src/.stamp: $(MPY_TARBALL)
+	@test -n "$(MPY_TARBALL)" || { echo "no MicroPython subset tarball found: set MPY_SHARED=<dir with micropython-*-subset.tar.gz> or MPY_DIR=<checkout>"; exit 1; }
 	rm -rf $(MPY_OUT)/src && mkdir -p $(MPY_OUT)/src
 	tar xzf $(MPY_TARBALL) -C $(MPY_OUT)/src
 	# Keep every multitest on loopback (the copy only; see the subset's README).
