@@ -36,7 +36,7 @@ test-rust: ## Rust unit, integration and doc tests (the binding is tested throug
 test-python: ## pytest over loopback (includes interop)
 	$(PYTHON) -m pytest -q tests
 
-test: tools build-dev test-rust lint fuzz-smoke test-python ## Everything CI runs (pytest last, so its summary closes the log)
+test: tools build-dev test-rust lint fuzz-smoke test-micropython test-python ## Everything CI runs (pytest last, so its summary closes the log)
 
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
@@ -82,3 +82,49 @@ fresh-check: ## The README's two commands in a fresh clone and a fresh virtual e
 clean: ## Remove build output
 	$(CARGO) clean
 	rm -rf target/wheels
+
+# ---- MicroPython firmware with the mpssl `tls` module (docs/micropython.md) ----
+# MPY_DIR: a MicroPython checkout to build; by default the pinned offline subset from
+# ../shared/micropython, extracted (once, or when the tarball changes) under target/.
+MPY_SHARED ?= $(firstword $(wildcard ../shared/micropython ../../shared/micropython /work/shared/micropython))
+MPY_TARBALL ?= $(firstword $(wildcard $(MPY_SHARED)/micropython-*-subset.tar.gz))
+MPY_OUT := $(abspath target/micropython)
+MPY_SRC := $(MPY_OUT)/src/micropython
+MPY_DIR ?= $(MPY_SRC)
+MPY_VARIANT_DIR ?= $(if $(wildcard $(MPY_DIR)/variants-mpssl),$(abspath $(MPY_DIR))/variants-mpssl,$(abspath $(MPY_DIR))/ports/unix/variants/standard)
+MPY_MAKE_FLAGS = -j2 VARIANT_DIR=$(MPY_VARIANT_DIR) MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0
+MPSSL_STATICLIB := $(abspath target/release/libmpssl_micropython.a)
+# A user's checkout builds in its own directories, never mixed with the pinned tree's objects.
+MPY_TAG := $(if $(filter $(MPY_SRC),$(MPY_DIR)),,-$(notdir $(abspath $(MPY_DIR))))
+.PHONY: micropython micropython-mbedtls micropython-src test-micropython bench-micropython
+
+$(MPY_OUT)/src/.stamp: $(MPY_TARBALL)
+	@test -n "$(MPY_TARBALL)" || { echo "no MicroPython subset tarball found: set MPY_SHARED=<dir with micropython-*-subset.tar.gz> or MPY_DIR=<checkout>"; exit 1; }
+	rm -rf $(MPY_OUT)/src && mkdir -p $(MPY_OUT)/src
+	tar xzf $(MPY_TARBALL) -C $(MPY_OUT)/src
+	# Keep every multitest on loopback (the copy only; see the subset's README).
+	cd $(MPY_SRC) && patch -p1 -s < $(abspath $(MPY_SHARED))/loopback.patch
+	touch $@
+
+micropython-src: $(if $(filter $(MPY_SRC),$(MPY_DIR)),$(MPY_OUT)/src/.stamp)
+
+micropython: micropython-src ## MicroPython unix port with the mpssl tls module -> target/micropython/micropython
+	$(CARGO) build --release --quiet -p mpssl-micropython
+	$(MAKE) -s -C $(MPY_DIR)/mpy-cross -j2
+	@# The port does not relink when only the staticlib changed.
+	@if [ $(MPSSL_STATICLIB) -nt $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware ]; then rm -f $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware; fi
+	$(MAKE) -s -C $(MPY_DIR)/ports/unix $(MPY_MAKE_FLAGS) MICROPY_PY_SSL=0 \
+		BUILD=$(MPY_OUT)/build-mpssl$(MPY_TAG) PROG=firmware USER_C_MODULES=$(abspath micropython) MPSSL_LIB=$(MPSSL_STATICLIB)
+	cp -p $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware $(MPY_OUT)/micropython
+
+micropython-mbedtls: micropython-src ## The same tree and flags with its own Mbed TLS -> target/micropython/micropython-mbedtls
+	$(MAKE) -s -C $(MPY_DIR)/mpy-cross -j2
+	$(MAKE) -s -C $(MPY_DIR)/ports/unix $(MPY_MAKE_FLAGS) MICROPY_PY_SSL=1 MICROPY_SSL_MBEDTLS=1 \
+		BUILD=$(MPY_OUT)/build-mbedtls$(MPY_TAG)
+	cp -p $(MPY_OUT)/build-mbedtls$(MPY_TAG)/micropython $(MPY_OUT)/micropython-mbedtls
+
+test-micropython: micropython micropython-mbedtls ## MicroPython's own TLS tests on the mpssl firmware, every pairing (tests/micropython)
+	MPSSL_MICROPYTHON_TESTS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/micropython
+
+bench-micropython: micropython micropython-mbedtls ## The same MicroPython script on both firmwares; ratios mpssl / Mbed TLS (bench/micropython)
+	$(PYTHON) bench/micropython/run.py

@@ -1,0 +1,143 @@
+"""``make bench-micropython``: bench.py on the mpssl firmware and on the Mbed TLS firmware
+(same MicroPython tree, same flags), one run each, and the ratios mpssl / Mbed TLS.
+
+Each firmware talks to itself over 127.0.0.1: a server process and a client process of the
+same binary. Figures: full handshakes/s (TLS 1.2 ECDHE-ECDSA P-256 on both, TLS 1.3 on mpssl
+too), bulk MiB/s one way, RSS per open client connection, text size, start-up time. The
+table is printed and written to ``target/micropython/bench.md``.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "target" / "micropython"
+CERTS = OUT / "src" / "micropython" / "tests" / "multi_net"
+SCRIPT = Path(__file__).resolve().parent / "bench.py"
+FIRMWARES = {"mpssl": OUT / "micropython", "mbedtls": OUT / "micropython-mbedtls"}
+TLS12 = "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"
+HANDSHAKES = 200
+BULK_MIB = 64
+CONNS = 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def client(fw: Path, *args: str) -> list[str]:
+    out = subprocess.run(
+        [str(fw), str(SCRIPT), *args], capture_output=True, text=True, timeout=600, check=True
+    )
+    return out.stdout.split()
+
+
+def with_server(fw: Path, job):  # type: ignore[no-untyped-def]
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(fw),
+            str(SCRIPT),
+            "server",
+            str(port),
+            str(CERTS / "ec_cert.der"),
+            str(CERTS / "ec_key.der"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{fw}: server did not start")
+        return job(str(port))
+    finally:
+        server.kill()
+        server.wait()
+
+
+def text_size(fw: Path) -> int:
+    out = subprocess.run(["size", str(fw)], capture_output=True, text=True, check=True).stdout
+    return int(out.splitlines()[1].split()[0])
+
+
+def startup_ms(fw: Path, runs: int = 20) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([str(fw), "-c", "import tls"], check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def measure(name: str, fw: Path) -> dict[str, float]:
+    ca = str(CERTS / "ec_cert.der")
+    r: dict[str, float] = {}
+
+    def handshakes(suite: str | None) -> float:
+        def job(port: str) -> float:
+            args = ["handshakes", port, ca, str(HANDSHAKES)] + ([suite] if suite else [])
+            out = client(fw, *args)
+            print(f"  {name}: {' '.join(out)}", file=sys.stderr)
+            return HANDSHAKES / float(out[2])
+
+        return with_server(fw, job)
+
+    r["hs12"] = handshakes(TLS12)
+    if name == "mpssl":
+        r["hs13"] = handshakes(None)
+
+    def bulk(port: str) -> float:
+        out = client(fw, "bulk", port, ca, str(BULK_MIB), TLS12)
+        return BULK_MIB / float(out[2])
+
+    r["bulk"] = with_server(fw, bulk)
+
+    def conns(port: str) -> float:
+        out = client(fw, "conns", port, ca, str(CONNS))
+        return (int(out[2]) - int(out[1])) / CONNS
+
+    r["rss"] = with_server(fw, conns)
+    r["text"] = text_size(fw)
+    r["startup"] = startup_ms(fw)
+    return r
+
+
+def main() -> int:
+    for fw in FIRMWARES.values():
+        if not fw.exists():
+            print(f"{fw} is missing: run `make micropython micropython-mbedtls`", file=sys.stderr)
+            return 1
+    res = {name: measure(name, fw) for name, fw in FIRMWARES.items()}
+    m, b = res["mpssl"], res["mbedtls"]
+    rows = [
+        ("full handshakes/s, TLS 1.2 ECDHE-ECDSA P-256", "hs12", "{:.0f}", True),
+        ("bulk MiB/s one way, TLS 1.2 AES-128-GCM", "bulk", "{:.1f}", True),
+        ("RSS per open client connection, KiB", "rss", "{:.1f}", False),
+        ("text size, bytes", "text", "{:.0f}", False),
+        ("start-up (`-c 'import tls'`), ms, median of 20", "startup", "{:.1f}", False),
+    ]
+    lines = [
+        "| figure | mpssl | Mbed TLS | mpssl / Mbed TLS |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, fmt, _ in rows:
+        ratio = m[key] / b[key] if b[key] else float("nan")
+        lines.append(f"| {label} | {fmt.format(m[key])} | {fmt.format(b[key])} | {ratio:.2f}x |")
+    lines.append(f"| full handshakes/s, TLS 1.3 (mpssl only) | {m['hs13']:.0f} | - | - |")
+    table = "\n".join(lines)
+    print(table)
+    (OUT / "bench.md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
