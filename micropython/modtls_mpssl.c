@@ -93,6 +93,8 @@ static MP_NORETURN void raise_kind(int kind, int code, mp_obj_t obj) {
             nlr_raise(obj);
         case MPSSL_KIND_VALUE_ERROR:
             mp_raise_type_arg(&mp_type_ValueError, obj);
+        case MPSSL_KIND_TYPE_ERROR:
+            mp_raise_type_arg(&mp_type_TypeError, obj);
         case MPSSL_KIND_OSERROR_ERRNO:
             mp_raise_OSError(code);
         case MPSSL_KIND_NO_MEMORY:
@@ -206,9 +208,6 @@ static int32_t verify_cb(void *ctx_user, void *sock_user, const uint8_t *der, si
 static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 1, 1, false);
     mp_int_t protocol = mp_obj_get_int(args[0]);
-    if (protocol != MP_PROTOCOL_TLS_CLIENT && protocol != MP_PROTOCOL_TLS_SERVER) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid protocol"));
-    }
     #if MICROPY_PY_SSL_FINALISER
     mp_obj_ssl_context_t *self = mp_obj_malloc_with_finaliser(mp_obj_ssl_context_t, type_in);
     #else
@@ -217,10 +216,11 @@ static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args
     self->ctx = NULL;
     self->handler = mp_const_none;
     engine_alloc();
-    int rc = mpssl_context_new((int32_t)protocol, &self->ctx);
+    mpssl_error err;
+    int rc = mpssl_context_new((int32_t)protocol, &self->ctx, &err);
     if (rc != MPSSL_OK) {
         engine_free();
-        raise_result(rc, NULL, MP_OBJ_NULL);
+        raise_result(rc, &err, MP_OBJ_NULL);
     }
     mpssl_context_set_verify_callback(self->ctx, verify_cb, self);
     return MP_OBJ_FROM_PTR(self);
@@ -246,10 +246,8 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         }
     } else if (dest[1] != MP_OBJ_NULL) {
         if (attr == MP_QSTR_verify_mode) {
-            mp_int_t mode = mp_obj_get_int(dest[1]);
-            if (mpssl_context_set_verify_mode(ctx_of(self_in), mode) != MPSSL_OK) {
-                mp_raise_ValueError(MP_ERROR_TEXT("invalid verify_mode"));
-            }
+            mpssl_error err;
+            check(mpssl_context_set_verify_mode(ctx_of(self_in), mp_obj_get_int(dest[1]), &err), &err);
             dest[0] = MP_OBJ_NULL;
         } else if (attr == MP_QSTR_verify_callback) {
             self->handler = dest[1];
@@ -310,14 +308,8 @@ static mp_obj_t ssl_context_load_cert_chain(mp_obj_t self_in, mp_obj_t cert_in, 
     const char *key = mp_obj_str_get_data(key_in, &key_len);
     mpssl_error err;
     if (!mp_obj_is_str_or_bytes(cert_in)) {
-        // As the reference: the key is parsed first (a bad key wins), then the cert's type
-        // error. The engine parses the key before the (here empty) certificate data.
-        int rc = mpssl_context_load_cert_chain(ctx, (const uint8_t *)"", 0,
-            (const uint8_t *)key, key_len, &err);
-        if (rc == MPSSL_ERROR && err.kind == MPSSL_KIND_VALUE_ERROR
-            && strncmp((const char *)err.message, "invalid key", 11) == 0) {
-            check(rc, &err);
-        }
+        // As the reference: a bad key is reported before the certificate's type error.
+        check(mpssl_context_check_key(ctx, (const uint8_t *)key, key_len, &err), &err);
     }
     const char *cert = mp_obj_str_get_data(cert_in, &cert_len);
     MP_THREAD_GIL_EXIT();

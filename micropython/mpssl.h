@@ -31,6 +31,7 @@
 #define MPSSL_KIND_VALUE_ERROR (3)    // ValueError(message)
 #define MPSSL_KIND_RAISED (4)         // re-raise the exception the C callback stored
 #define MPSSL_KIND_NO_MEMORY (5)      // OSError(ENOMEM)
+#define MPSSL_KIND_TYPE_ERROR (6)     // TypeError(message)
 
 #define MPSSL_MESSAGE_MAX (512)
 
@@ -49,11 +50,13 @@ typedef int32_t (*mpssl_write_cb)(void *user, const uint8_t *buf, size_t len, si
 typedef int32_t (*mpssl_verify_cb)(void *ctx_user, void *sock_user, const uint8_t *der, size_t len,
     int32_t depth, int64_t *result);
 
-int32_t mpssl_context_new(int32_t protocol, mpssl_context **out);
+int32_t mpssl_context_new(int32_t protocol, mpssl_context **out, mpssl_error *err);
 void mpssl_context_free(mpssl_context *ctx);
 int32_t mpssl_context_verify_mode(const mpssl_context *ctx);
-int32_t mpssl_context_set_verify_mode(const mpssl_context *ctx, int64_t mode);
+int32_t mpssl_context_set_verify_mode(const mpssl_context *ctx, int64_t mode, mpssl_error *err);
 int32_t mpssl_context_set_verify_callback(const mpssl_context *ctx, mpssl_verify_cb cb, void *user);
+int32_t mpssl_context_check_key(const mpssl_context *ctx, const uint8_t *key, size_t key_len,
+    mpssl_error *err);
 int32_t mpssl_context_load_cert_chain(const mpssl_context *ctx, const uint8_t *cert, size_t cert_len,
     const uint8_t *key, size_t key_len, mpssl_error *err);
 int32_t mpssl_context_load_verify_locations(const mpssl_context *ctx, const uint8_t *cadata, size_t len,

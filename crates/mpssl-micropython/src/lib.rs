@@ -12,7 +12,8 @@
 //! * a closed socket answers every call with an error (`OSError(EBADF)`), until freed;
 //! * no MicroPython exception crosses a Rust frame: the C callbacks catch exceptions with
 //!   `nlr_push`, keep them, and return [`MPSSL_IO_RAISED`] (I/O) or non-zero (verify); the
-//!   Rust side reports [`report::Kind::Raised`] and the C side re-raises after Rust returned.
+//!   Rust side reports [`report::Kind::Raised`] and the C side re-raises after Rust returned;
+//! * no thread cancellation unwinds through a Rust frame either (see [`guard`]).
 //!
 //! The header is `micropython/mpssl.h`; `tests/header.rs` checks it against this file.
 // The C ABI needs raw pointers; every unsafe block says why it is sound.
@@ -26,7 +27,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mpssl::{
-    CallbackAbort, Error, Protocol, Session, SslContext, TlsStream, VerifyCallback, VerifyMode,
+    ArgumentError, CallbackAbort, Error, Protocol, Session, SslContext, TlsStream, VerifyCallback,
+    VerifyMode,
 };
 
 pub mod report;
@@ -171,10 +173,10 @@ impl std::fmt::Debug for CVerify {
 }
 
 impl VerifyCallback for CVerify {
-    fn verify(&self, cert: &[u8], depth: usize) -> Result<(), CallbackAbort> {
+    fn verify(&self, cert: &[u8], chain_depth: usize) -> Result<(), CallbackAbort> {
         let sock = CURRENT_SOCK.with(Cell::get);
         let mut result = 0i64;
-        let depth = i32::try_from(depth).unwrap_or(i32::MAX);
+        let depth = i32::try_from(chain_depth).unwrap_or(i32::MAX);
         let raised = (self.cb)(
             self.user as *mut c_void,
             sock as *mut c_void,
@@ -188,14 +190,74 @@ impl VerifyCallback for CVerify {
         }
         match result {
             0 => Ok(()),
-            code => Err(CallbackAbort::Code(code)),
+            code => Err(CallbackAbort::Code {
+                code,
+                depth: chain_depth,
+            }),
         }
     }
 }
 
 /// Run `f`, turning a panic into [`MPSSL_PANIC`]: every `extern "C"` body runs under it.
+///
+/// Thread cancellation is held off meanwhile. MicroPython's unix port ends the threads still
+/// running at exit with `pthread_cancel`; a cancellation acted on at a cancellation point
+/// inside an I/O callback (`recv`, `poll`) would be a forced unwind through our frames, and
+/// `catch_unwind` aborts the process on it (`FATAL: exception not rethrown`). With
+/// cancellation disabled while any Rust frame of ours is on the stack, a pending request acts
+/// at the thread's next cancellation point in C, after we returned (or never, if the process
+/// exits first).
 pub fn guard(f: impl FnOnce() -> i32) -> i32 {
+    let _hold = cancel::Hold::new();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(MPSSL_PANIC)
+}
+
+/// POSIX thread cancellation, held off for the life of a [`cancel::Hold`].
+mod cancel {
+    #[cfg(target_os = "linux")]
+    mod sys {
+        use std::ffi::c_int;
+
+        /// `PTHREAD_CANCEL_DISABLE` in glibc and musl (`PTHREAD_CANCEL_ENABLE` is 0).
+        pub(super) const DISABLE: c_int = 1;
+
+        extern "C" {
+            pub(super) fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int;
+        }
+    }
+
+    /// Cancellation disabled until dropped; the previous state is restored (so nesting works).
+    pub(crate) struct Hold {
+        #[cfg(target_os = "linux")]
+        previous: std::ffi::c_int,
+    }
+
+    impl Hold {
+        #[cfg(target_os = "linux")]
+        pub(crate) fn new() -> Self {
+            let mut previous = 0;
+            // SAFETY: pthread_setcancelstate only reads `state` and writes the calling thread's
+            // previous state into `previous`, a valid local. It cannot fail for a valid state.
+            unsafe { sys::pthread_setcancelstate(sys::DISABLE, &mut previous) };
+            Self { previous }
+        }
+
+        #[cfg(not(target_os = "linux"))]
+        pub(crate) fn new() -> Self {
+            Self {}
+        }
+    }
+
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            #[cfg(target_os = "linux")]
+            // SAFETY: restores the state saved by `new` on this same thread (a Hold never leaves
+            // the stack frame of `guard`); a null `old` pointer is allowed by POSIX.
+            unsafe {
+                sys::pthread_setcancelstate(self.previous, std::ptr::null_mut())
+            };
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -238,18 +300,26 @@ unsafe fn err_ref<'a>(err: *mut MpsslError) -> Option<&'a mut MpsslError> {
     unsafe { err.as_mut() }
 }
 
-/// Create a context for `protocol` (`PROTOCOL_TLS_CLIENT` 0 or `PROTOCOL_TLS_SERVER` 1).
+/// Create a context for `protocol`: MicroPython's `PROTOCOL_*` bit field, decided by the engine
+/// (`PROTOCOL_TLS_CLIENT` 0, `PROTOCOL_TLS_SERVER` 1; the DTLS bit is refused with an error).
 ///
 /// # Safety
-/// `out` must be null or writable.
+/// `out` must be null or writable; `err` null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mpssl_context_new(protocol: i32, out: *mut *mut MpsslContext) -> i32 {
+pub unsafe extern "C" fn mpssl_context_new(
+    protocol: i32,
+    out: *mut *mut MpsslContext,
+    err: *mut MpsslError,
+) -> i32 {
     guard(|| {
+        // SAFETY: `err` null or writable (caller's contract).
+        let err = unsafe { err_ref(err) };
         if out.is_null() {
             return MPSSL_NULL_ARG;
         }
-        let Some(protocol) = Protocol::from_int(i64::from(protocol)) else {
-            return MPSSL_BAD_ARG;
+        let protocol = match Protocol::from_bits(i64::from(protocol)) {
+            Ok(protocol) => protocol,
+            Err(e) => return fail(err, &e),
         };
         let ctx = Box::new(MpsslContext {
             inner: Mutex::new(SslContext::new(protocol)),
@@ -304,22 +374,26 @@ pub unsafe extern "C" fn mpssl_context_verify_mode(ctx: *const MpsslContext) -> 
     })
 }
 
-/// Set the verify mode; other values than 0, 1, 2 give [`MPSSL_BAD_ARG`].
+/// Set the verify mode; the engine refuses values other than 0, 1, 2 with an error.
 ///
 /// # Safety
-/// `ctx` must be null or live.
+/// `ctx` must be null or live; `err` null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mpssl_context_set_verify_mode(ctx: *const MpsslContext, mode: i64) -> i32 {
+pub unsafe extern "C" fn mpssl_context_set_verify_mode(
+    ctx: *const MpsslContext,
+    mode: i64,
+    err: *mut MpsslError,
+) -> i32 {
     guard(|| {
         // SAFETY: forwarded contract.
-        let Some(ctx) = (unsafe { ctx_ref(ctx) }) else {
+        let (ctx, err) = unsafe { (ctx_ref(ctx), err_ref(err)) };
+        let Some(ctx) = ctx else {
             return MPSSL_NULL_ARG;
         };
-        let Some(mode) = VerifyMode::from_int(mode) else {
-            return MPSSL_BAD_ARG;
-        };
-        lock(&ctx.inner).set_verify_mode(mode);
-        MPSSL_OK
+        match lock(&ctx.inner).set_verify_mode_value(mode) {
+            Ok(()) => MPSSL_OK,
+            Err(e) => fail(err, &e),
+        }
     })
 }
 
@@ -379,6 +453,32 @@ pub unsafe extern "C" fn mpssl_context_load_cert_chain(
         };
         match lock(&ctx.inner).load_cert_chain(cert, key) {
             Ok(()) => MPSSL_OK,
+            Err(e) => fail(err, &e),
+        }
+    })
+}
+
+/// Parse a private key without loading it: the first half of
+/// [`mpssl_context_load_cert_chain`], for a front end that must report a bad key before it
+/// even converts the certificate argument (the reference's order, decided by the engine).
+///
+/// # Safety
+/// `ctx` null or live; `key` null with length 0, or valid for `key_len`; `err` null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpssl_context_check_key(
+    ctx: *const MpsslContext,
+    key: *const u8,
+    key_len: usize,
+    err: *mut MpsslError,
+) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let (ctx, key, err) = unsafe { (ctx_ref(ctx), slice(key, key_len), err_ref(err)) };
+        let (Some(ctx), Some(key)) = (ctx, key) else {
+            return MPSSL_NULL_ARG;
+        };
+        match lock(&ctx.inner).parse_private_key(key) {
+            Ok(_) => MPSSL_OK,
             Err(e) => fail(err, &e),
         }
     })
@@ -525,13 +625,18 @@ pub unsafe extern "C" fn mpssl_socket_new(
             match std::str::from_utf8(bytes) {
                 Ok(s) => Some(s.to_owned()),
                 Err(_) => {
-                    return fail(err, &Error::InvalidHostname("not UTF-8".to_owned()));
+                    return fail(
+                        err,
+                        &Error::Argument(ArgumentError::InvalidHostname(
+                            String::from_utf8_lossy(bytes).into_owned(),
+                        )),
+                    );
                 }
             }
         };
         let context = lock(&ctx.inner);
-        if name.is_none() && !server_side && context.verify_mode() == VerifyMode::Required {
-            return fail(err, &Error::HostnameRequired);
+        if let Err(e) = context.wrap_role(server_side, name.as_deref()) {
+            return fail(err, &e);
         }
         let session = match Session::new(&context, name.as_deref()) {
             Ok(s) => s,

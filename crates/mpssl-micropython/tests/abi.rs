@@ -105,7 +105,10 @@ fn cert(name: &str) -> Cert {
 
 fn context(protocol: i32) -> *mut MpsslContext {
     let mut ctx = ptr::null_mut();
-    assert_eq!(unsafe { mpssl_context_new(protocol, &mut ctx) }, MPSSL_OK);
+    assert_eq!(
+        unsafe { mpssl_context_new(protocol, &mut ctx, ptr::null_mut()) },
+        MPSSL_OK
+    );
     assert!(!ctx.is_null());
     ctx
 }
@@ -357,8 +360,14 @@ fn verify_callback_codes_and_raise_abort_the_handshake() {
         let client = context(0);
         let mut wanted = wanted;
         unsafe {
-            assert_eq!(mpssl_context_set_verify_mode(client, 0), MPSSL_OK);
-            assert_eq!(mpssl_context_set_verify_mode(client, 1), MPSSL_OK);
+            assert_eq!(
+                mpssl_context_set_verify_mode(client, 0, ptr::null_mut()),
+                MPSSL_OK
+            );
+            assert_eq!(
+                mpssl_context_set_verify_mode(client, 1, ptr::null_mut()),
+                MPSSL_OK
+            );
             assert_eq!(
                 mpssl_context_set_verify_callback(
                     client,
@@ -382,7 +391,7 @@ fn verify_callback_codes_and_raise_abort_the_handshake() {
     let client = context(0);
     let mut accept = 0i64;
     unsafe {
-        mpssl_context_set_verify_mode(client, 1);
+        mpssl_context_set_verify_mode(client, 1, ptr::null_mut());
         mpssl_context_set_verify_callback(
             client,
             Some(verify_with),
@@ -402,7 +411,7 @@ fn io_callback_raise_and_bogus_codes_are_errors() {
         (false, Some(-99), Kind::OsErrorArgs as i32),
     ] {
         let client = context(0);
-        unsafe { mpssl_context_set_verify_mode(client, 0) };
+        unsafe { mpssl_context_set_verify_mode(client, 0, ptr::null_mut()) };
         let mut wire = Wire {
             raise_on_read: raise,
             bogus_read: bogus,
@@ -486,15 +495,28 @@ fn null_and_bad_arguments_never_crash() {
     let mut out_ctx = ptr::null_mut();
     let mut out_sock = ptr::null_mut();
     unsafe {
-        assert_eq!(mpssl_context_new(0, ptr::null_mut()), MPSSL_NULL_ARG);
-        assert_eq!(mpssl_context_new(2, &mut out_ctx), MPSSL_BAD_ARG);
-        assert_eq!(mpssl_context_new(-1, &mut out_ctx), MPSSL_BAD_ARG);
+        assert_eq!(
+            mpssl_context_new(0, ptr::null_mut(), ptr::null_mut()),
+            MPSSL_NULL_ARG
+        );
+        // The DTLS bit is the engine's to refuse, with the engine's error.
+        for protocol in [2, -1] {
+            assert_eq!(
+                mpssl_context_new(protocol, &mut out_ctx, &mut err),
+                MPSSL_ERROR
+            );
+            assert_eq!(err.kind, Kind::ValueError as i32, "{}", message(&err));
+        }
         assert!(out_ctx.is_null());
+        let ctx = context(0);
+        assert_eq!(mpssl_context_set_verify_mode(ctx, 3, &mut err), MPSSL_ERROR);
+        assert_eq!(err.kind, Kind::ValueError as i32, "{}", message(&err));
+        mpssl_context_free(ctx);
         mpssl_context_free(ptr::null_mut());
         mpssl_socket_free(ptr::null_mut());
         assert_eq!(mpssl_context_verify_mode(ptr::null()), MPSSL_NULL_ARG);
         assert_eq!(
-            mpssl_context_set_verify_mode(ptr::null(), 0),
+            mpssl_context_set_verify_mode(ptr::null(), 0, ptr::null_mut()),
             MPSSL_NULL_ARG
         );
         assert_eq!(
@@ -554,8 +576,14 @@ fn null_and_bad_arguments_never_crash() {
 
     let ctx = context(0);
     unsafe {
-        assert_eq!(mpssl_context_set_verify_mode(ctx, 5), MPSSL_BAD_ARG);
-        assert_eq!(mpssl_context_set_verify_mode(ctx, -1), MPSSL_BAD_ARG);
+        assert_eq!(
+            mpssl_context_set_verify_mode(ctx, 5, ptr::null_mut()),
+            MPSSL_ERROR
+        );
+        assert_eq!(
+            mpssl_context_set_verify_mode(ctx, -1, ptr::null_mut()),
+            MPSSL_ERROR
+        );
         assert_eq!(mpssl_context_verify_mode(ctx), 2);
         // Null data with a length, null name arrays, null out-pointers.
         assert_eq!(
@@ -601,7 +629,7 @@ fn null_and_bad_arguments_never_crash() {
 /// length are refused, a zero-length read is fine.
 fn mpssl_set_verify_none_and_poke(ctx: *mut MpsslContext) {
     let mut wire = Wire::default();
-    unsafe { mpssl_context_set_verify_mode(ctx, 0) };
+    unsafe { mpssl_context_set_verify_mode(ctx, 0, ptr::null_mut()) };
     let s = socket(ctx, None, false, &mut wire);
     let mut err = new_error();
     let mut n = 7usize;

@@ -109,6 +109,7 @@ fn header_constants_match_the_rust_side() {
         ("MPSSL_KIND_VALUE_ERROR", Kind::ValueError as i64),
         ("MPSSL_KIND_RAISED", Kind::Raised as i64),
         ("MPSSL_KIND_NO_MEMORY", Kind::NoMemory as i64),
+        ("MPSSL_KIND_TYPE_ERROR", Kind::TypeError as i64),
         ("MPSSL_MESSAGE_MAX", MPSSL_MESSAGE_MAX as i64),
     ]
     .into_iter()
