@@ -280,6 +280,32 @@ impl Session {
         }
     }
 
+    /// The first run of decrypted plaintext waiting to be read (bytes given back first, then
+    /// rustls's first buffered chunk), without consuming it; `None` when there is none, or
+    /// while the handshake runs or after a failure or close.
+    pub fn buffered_chunk(&mut self) -> Option<&[u8]> {
+        if self.is_invalid() || self.conn.is_handshaking() {
+            return None;
+        }
+        if !self.unread.is_empty() {
+            return Some(&self.unread);
+        }
+        self.conn
+            .reader()
+            .into_first_chunk()
+            .ok()
+            .filter(|c| !c.is_empty())
+    }
+
+    /// Consume `n` bytes of the plaintext [`Session::buffered_chunk`] returned.
+    pub fn consume_buffered(&mut self, n: usize) {
+        if !self.unread.is_empty() {
+            self.unread.drain(..n.min(self.unread.len()));
+            return;
+        }
+        self.conn.reader().consume(n);
+    }
+
     /// Decrypted bytes waiting to be read.
     pub fn pending(&mut self) -> usize {
         if !self.unread.is_empty() {

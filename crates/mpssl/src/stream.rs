@@ -27,6 +27,17 @@ pub struct Interest {
     pub write: bool,
 }
 
+/// What [`TlsStream::read_buffered`] serves from plaintext already decrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffered {
+    /// Exactly this many bytes (a `read(n)`).
+    Exactly(usize),
+    /// A line: up to and including `\n`, or this many bytes.
+    Line(usize),
+    /// What is there, at most this many bytes, at least one (a `recv(n)`).
+    UpTo(usize),
+}
+
 /// A TLS connection over a transport `T`.
 #[derive(Debug)]
 pub struct TlsStream<T> {
@@ -219,6 +230,34 @@ impl<T: Read + Write> TlsStream<T> {
         Ok(Some(std::mem::take(&mut self.unacked).len()))
     }
 
+    /// Serve a read from plaintext already decrypted, without touching the transport, the
+    /// handshake or any error: `make` gets the bytes and builds the result (a front end makes
+    /// its bytes object straight from them). Only the first buffered run is looked at (bytes
+    /// given back, or one decrypted record). `None` when it does not hold all of `want`: run
+    /// the stream read instead (it returns the same bytes, and more).
+    pub fn read_buffered<R>(&mut self, want: Buffered, make: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let chunk = self.session.buffered_chunk()?;
+        let n = match want {
+            Buffered::Exactly(n) if chunk.len() >= n => n,
+            Buffered::Exactly(_) => return None,
+            Buffered::Line(limit) => {
+                let window = &chunk[..chunk.len().min(limit)];
+                match window.iter().position(|&b| b == b'\n') {
+                    Some(i) => i + 1,
+                    None if window.len() == limit => limit,
+                    None => return None,
+                }
+            }
+            Buffered::UpTo(most) => chunk.len().min(most),
+        };
+        if n == 0 {
+            return None;
+        }
+        let result = make(&chunk[..n]);
+        self.session.consume_buffered(n);
+        Some(result)
+    }
+
     /// Stream read (MicroPython `read(n)`/`readinto`); see [`read_stream`].
     pub fn read_stream(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         read_stream(self, buf)
@@ -391,6 +430,18 @@ pub fn read_line<D: Driver>(
         Err(Error::WouldBlock) => Ok(Some(line)),
         Err(e) => Err(give_back(driver, &line, e)),
     }
+}
+
+/// The next piece of a line whose first `taken` bytes earlier calls returned: as
+/// [`read_line`], and on an error that leaves the session usable `taken` is given back too,
+/// so the next read starts at the line's first byte (a front end that gathers a long line in
+/// pieces of its own memory).
+pub fn read_line_continued<D: Driver>(
+    driver: &mut D,
+    taken: &[u8],
+    limit: Option<usize>,
+) -> Result<Option<Vec<u8>>, Error> {
+    read_line(driver, limit).map_err(|e| give_back(driver, taken, e))
 }
 
 /// A stream read failed after taking `taken`: when the session lives on (a time-out, an
