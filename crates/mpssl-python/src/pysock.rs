@@ -7,7 +7,8 @@
 //! (`recv_into`/`send`, or `readinto`/`write`), with the GIL held for each call.
 
 use std::io::{self, Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBlockingIOError, PyTimeoutError};
@@ -43,6 +44,37 @@ impl Mode {
     }
 }
 
+/// The methods of `socket.socket` whose system calls the descriptor path replaces.
+const SOCKET_IO_METHODS: [&str; 8] = [
+    "recv",
+    "recv_into",
+    "recvmsg",
+    "recvmsg_into",
+    "send",
+    "sendall",
+    "sendmsg",
+    "fileno",
+];
+
+/// True when `sock` is a `socket.socket` whose I/O methods are all the plain socket's own, so
+/// driving its descriptor directly is what its methods would do. A subclass that moves bytes
+/// in its own way (CPython's `ssl.SSLSocket`: TLS inside TLS, issue 9 defect 2) is driven
+/// through its methods instead.
+pub(crate) fn is_plain_socket(sock: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = sock.py();
+    let plain = py.import("socket")?.getattr("socket")?;
+    if !sock.is_instance(&plain)? {
+        return Ok(false);
+    }
+    let class = sock.get_type();
+    for name in SOCKET_IO_METHODS {
+        if !class.getattr(name)?.is(&plain.getattr(name)?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The transport under a TLS stream.
 #[derive(Debug)]
 pub(crate) enum Transport {
@@ -50,6 +82,23 @@ pub(crate) enum Transport {
     Fd(FdSocket),
     /// Any other object, through its Python methods.
     Object(ObjectSocket),
+}
+
+impl Transport {
+    /// Close our descriptor (a real socket); objects are closed through their methods.
+    pub(crate) fn release(&mut self) {
+        if let Self::Fd(fd) = self {
+            fd.release();
+        }
+    }
+
+    /// The descriptor to wait on outside the lock, for a real socket still open.
+    pub(crate) fn wait_handle(&self) -> Option<Arc<OwnedFd>> {
+        match self {
+            Self::Fd(fd) => fd.handle(),
+            Self::Object(_) => None,
+        }
+    }
 }
 
 impl Read for Transport {
@@ -85,30 +134,58 @@ impl Write for Transport {
     }
 }
 
-/// A socket driven through its file descriptor (the Python socket object keeps it open).
+/// A socket driven through its own duplicate of the wrapped socket's descriptor.
+///
+/// The duplicate is taken at wrap time and closed by [`FdSocket::release`] (`close()`) or on
+/// drop, so every system call goes to the connection that was wrapped, even after the
+/// application closed its socket object and the number was given to a new socket (issue 9,
+/// defect 1). It is shared (`Arc`) with a thread waiting for readiness outside the lock, so the
+/// number cannot be reused while that thread polls it.
 ///
 /// Every system call is non-blocking (`MSG_DONTWAIT`), whatever the descriptor's mode: the
 /// socket object waits for readiness with [`poll_fd`] outside its lock, so that one thread
 /// waiting to read does not keep another thread from writing.
 #[derive(Debug)]
 pub(crate) struct FdSocket {
-    fd: RawFd,
+    fd: Option<Arc<OwnedFd>>,
 }
 
 impl FdSocket {
-    pub(crate) fn new(fd: RawFd) -> Self {
-        Self { fd }
+    /// Duplicate `fd` (close-on-exec). The caller keeps `fd` open for the duration of the
+    /// call (it holds the socket object and the GIL).
+    pub(crate) fn dup(fd: RawFd) -> io::Result<Self> {
+        if fd < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        // SAFETY: `fd` is non-negative and open: the caller holds the Python socket object
+        // that owns it, with the GIL, so no Python code can close it during this call. The
+        // borrow lasts only until the duplicate is made. Not guaranteed: C code in another
+        // thread closing the descriptor behind Python's back, which would make the dup fail
+        // with EBADF (or duplicate whatever now has the number, as any use of a closed fd).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let owned = borrowed.try_clone_to_owned()?;
+        Ok(Self {
+            fd: Some(Arc::new(owned)),
+        })
     }
 
-    /// The descriptor.
-    pub(crate) fn raw(&self) -> RawFd {
-        self.fd
+    /// Close our descriptor (when no poller holds it any more); later I/O fails with EBADF.
+    pub(crate) fn release(&mut self) {
+        self.fd = None;
+    }
+
+    /// Our descriptor, for waiting on it outside the lock (`None` once released).
+    pub(crate) fn handle(&self) -> Option<Arc<OwnedFd>> {
+        self.fd.clone()
     }
 
     /// Run `op` once, retrying only after a signal (whose handler may raise).
     fn io(&mut self, mut op: impl FnMut(RawFd) -> isize) -> io::Result<usize> {
+        let Some(fd) = self.fd.as_ref().map(|fd| fd.as_raw_fd()) else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        };
         loop {
-            let n = op(self.fd);
+            let n = op(fd);
             if let Ok(n) = usize::try_from(n) {
                 return Ok(n);
             }
@@ -125,9 +202,8 @@ impl Read for FdSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.io(|fd| {
             // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
-            // recv writes at most that many bytes into it. `fd` may have been closed by another
-            // thread, in which case recv fails with EBADF (or reads from a reused descriptor:
-            // the same hazard as CPython's own socket methods).
+            // recv writes at most that many bytes into it. `fd` is our own duplicate, open
+            // while `self` holds it (`io` borrows `self` mutably for the call).
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
         })
     }

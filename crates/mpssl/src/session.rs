@@ -264,22 +264,6 @@ impl Session {
             .map_err(|e| self.fail(Error::Io(e)))
     }
 
-    /// The length of a complete line (up to and including `delim`, or `limit` bytes) at the
-    /// front of the decrypted plaintext, without consuming it; `None` when the buffered
-    /// plaintext does not yet hold one. Only the first buffered chunk is examined.
-    pub fn buffered_line_len(&mut self, delim: u8, limit: usize) -> Option<usize> {
-        if !self.unread.is_empty() {
-            return None;
-        }
-        let chunk = self.conn.reader().into_first_chunk().ok()?;
-        let window = &chunk[..chunk.len().min(limit)];
-        match window.iter().position(|&b| b == delim) {
-            Some(i) => Some(i + 1),
-            None if window.len() == limit && limit > 0 => Some(limit),
-            None => None,
-        }
-    }
-
     /// The first run of decrypted plaintext waiting to be read (bytes given back first, then
     /// rustls's first buffered chunk), without consuming it; `None` when there is none, or
     /// while the handshake runs or after a failure or close.
