@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mpssl
 import pki
 import pytest
 from support import JOIN_TIMEOUT, Harness, Task, mpssl_client_ctx, mpssl_server_ctx
@@ -52,7 +51,7 @@ def test_write_after_the_socket_was_closed_is_ebadf(
     raw = harness.raw[-2]  # the client's end of the socketpair
     fd = raw.fileno()
     raw.close()
-    x, y = _new_pair_on(harness, fd)
+    _x, y = _new_pair_on(harness, fd)
     with pytest.raises(OSError) as info:
         cli.write(b"secret")
     assert info.value.errno == errno.EBADF

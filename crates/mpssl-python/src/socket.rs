@@ -256,20 +256,16 @@ impl SslSocket {
     }
 
     /// Serve a read from plaintext already decrypted ([`TlsStream::read_buffered`]) with the
-    /// GIL held: no I/O, no waiting, no time-out lookup; `make` builds the bytes object from
-    /// the plaintext in place. `None`: the full read must run. Never waits for the lock.
-    fn read_buffered<'py>(
-        &self,
-        py: Python<'py>,
-        want: Buffered,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.check_wrapped(py)?;
-        let Ok(mut state) = self.state.try_lock() else {
-            return Ok(None);
-        };
-        Ok(state
+    /// GIL held: no I/O, no waiting, no time-out lookup; the bytes object is made from the
+    /// plaintext in place. `None`: the full read must run. Never waits for the lock.
+    ///
+    /// The wrapped socket is not checked here (a `fileno()` call would cost as much as the
+    /// read itself): these bytes came from the wrapped connection, and no descriptor is used.
+    fn read_buffered<'py>(&self, py: Python<'py>, want: Buffered) -> Option<Bound<'py, PyBytes>> {
+        let mut state = self.state.try_lock().ok()?;
+        state
             .stream
-            .read_buffered(want, |data| PyBytes::new(py, data)))
+            .read_buffered(want, |data| PyBytes::new(py, data))
     }
 
     /// Complete the handshake, waiting on the transport even when it is non-blocking (as the
@@ -304,7 +300,7 @@ impl SslSocket {
         }
         let limit = size_arg(n).unwrap_or(usize::MAX);
         if limit != usize::MAX {
-            if let Some(data) = self.read_buffered(py, Buffered::Exactly(limit))? {
+            if let Some(data) = self.read_buffered(py, Buffered::Exactly(limit)) {
                 return Ok(Some(data.unbind()));
             }
         }
@@ -352,7 +348,7 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let max = size_arg(limit).unwrap_or(usize::MAX);
-        if let Some(line) = self.read_buffered(py, Buffered::Line(max))? {
+        if let Some(line) = self.read_buffered(py, Buffered::Line(max)) {
             return Ok(Some(line.unbind()));
         }
         // A line longer than one piece is gathered in memory that grows in place (BigBuf).
@@ -391,7 +387,7 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let cap = n.min(mpssl::MAX_RECORD * 4);
-        if let Some(data) = self.read_buffered(py, Buffered::UpTo(cap))? {
+        if let Some(data) = self.read_buffered(py, Buffered::UpTo(cap)) {
             return Ok(Some(data.unbind()));
         }
         let data = self.run(py, false, move |d| {
