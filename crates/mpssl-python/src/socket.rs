@@ -493,7 +493,7 @@ impl SslSocket {
 
     /// Decrypted bytes readable without touching the socket.
     fn pending(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with_state(py, |state| state.stream.session_mut().pending())
+        self.with_state(py, |state| state.stream.pending())
     }
 
     /// `selectors.EVENT_READ`/`EVENT_WRITE` bits the last unfinished call waits on.

@@ -215,7 +215,7 @@ fn read_buffered_serves_given_back_bytes_first_one_run_at_a_time() {
     c.write_stream(b"abc").unwrap();
     c.write_stream(b"defgh").unwrap();
     assert_eq!(read_exactly(&mut s, 1), b"a");
-    s.session_mut().unread(b"xy");
+    s.unread(b"xy");
     let take = |s: &mut TlsStream<ScriptedIo>, want| s.read_buffered(want, <[u8]>::to_vec);
     assert_eq!(
         take(&mut s, Buffered::Exactly(1)).as_deref(),
