@@ -63,7 +63,10 @@ fn thread_number() -> u64 {
     thread_local! {
         static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    NUMBER.with(|n| *n)
+    // During thread teardown the thread-local may be gone: a fresh number is unique too.
+    NUMBER
+        .try_with(|n| *n)
+        .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The socket's state, locked by this thread.
