@@ -121,7 +121,9 @@ class SSLSocket:
     def read(self, n: int = -1, /) -> bytes | None:
         """Read ``n`` bytes: on a blocking socket wait for all of them or EOF (``b""``);
         ``read()`` (or a negative ``n``) reads to EOF. Non-blocking: what is there, or None
-        when nothing is. Bytes taken before a time-out are kept for the next read."""
+        when nothing is. Bytes taken before a time-out are kept for the next read.
+        ``read()`` holds about as much memory as the peer sends before EOF (see
+        :meth:`readline`)."""
     def readinto(self, buf: Buffer, nbytes: int | None = None, /) -> int | None:
         """Read into ``buf`` (at most ``nbytes``; None or a negative ``nbytes``: all of
         ``buf``, as MicroPython's ``size_t``), waiting for all of it or EOF when blocking.

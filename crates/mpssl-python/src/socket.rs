@@ -28,8 +28,8 @@ use crate::context::Context;
 use crate::error;
 use crate::pysock::{poll_fd, Mode, Transport};
 
-/// The piece an unbounded `readline()` reads at a time (a longer line goes into a `BigBuf`).
-const LINE_PIECE: usize = 1 << 20;
+/// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
+const READ_PIECE: usize = 1 << 20;
 
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
 const EVENT_READ: u8 = 1;
@@ -271,6 +271,47 @@ impl SslSocket {
             .read_buffered(want, |data| PyBytes::new(py, data))
     }
 
+    /// A stream read of up to `max` bytes in pieces of at most [`READ_PIECE`]: `read(d, n)`
+    /// reads one piece of up to `n` bytes, `ends(piece, n)` says the read is complete. A read
+    /// longer than one piece is gathered in a [`BigBuf`], so the peak memory stays near the
+    /// data's size (issue 9, defect 7); a time-out gives every piece back. `None`: would block
+    /// before any byte; a would-block later returns what arrived.
+    fn gather<'py, F>(
+        &self,
+        py: Python<'py>,
+        max: usize,
+        read: F,
+        ends: impl Fn(&[u8], usize) -> bool,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>>
+    where
+        F: Fn(&mut Locked<'_>, usize) -> Result<Option<Vec<u8>>, Error> + Sync,
+    {
+        let step = max.min(READ_PIECE);
+        let read = &read;
+        let Some(first) = self.run(py, false, move |d| read(d, step))? else {
+            return Ok(None);
+        };
+        if ends(&first, step) || first.len() >= max {
+            return Ok(Some(PyBytes::new(py, &first)));
+        }
+        let mut all = BigBuf::new();
+        all.extend(&first)?;
+        drop(first);
+        while all.len() < max {
+            let step = (max - all.len()).min(READ_PIECE);
+            let taken = all.as_slice();
+            let piece = self.run(py, false, move |d| {
+                stream::continued(d, taken, |d| read(d, step))
+            })?;
+            let Some(piece) = piece else { break };
+            all.extend(&piece)?;
+            if ends(&piece, step) {
+                break;
+            }
+        }
+        Ok(Some(all.into_bytes(py)?))
+    }
+
     /// Complete the handshake, waiting on the transport even when it is non-blocking (as the
     /// reference's `wrap_socket` does).
     pub(crate) fn handshake_blocking(&self, py: Python<'_>) -> PyResult<()> {
@@ -307,8 +348,9 @@ impl SslSocket {
                 return Ok(Some(data.unbind()));
             }
         }
-        let data = self.run(py, false, move |d| stream::read_stream_to_vec(d, limit))?;
-        Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
+        let ends = |piece: &[u8], asked: usize| piece.len() < asked;
+        let read = |d: &mut Locked<'_>, step| stream::read_stream_to_vec(d, step);
+        Ok(self.gather(py, limit, read, ends)?.map(Bound::unbind))
     }
 
     /// Read into `buf` (up to `nbytes`; negative: all of `buf`, as MicroPython's `size_t`),
@@ -354,32 +396,9 @@ impl SslSocket {
         if let Some(line) = self.read_buffered(py, Buffered::Line(max)) {
             return Ok(Some(line.unbind()));
         }
-        // A line longer than one piece is gathered in memory that grows in place (BigBuf).
         let ends = |piece: &[u8], asked: usize| piece.len() < asked || piece.ends_with(b"\n");
-        let step = max.min(LINE_PIECE);
-        let Some(first) = self.run(py, false, move |d| stream::read_line(d, Some(step)))? else {
-            return Ok(None);
-        };
-        if ends(&first, step) || first.len() >= max {
-            return Ok(Some(PyBytes::new(py, &first).unbind()));
-        }
-        let mut line = BigBuf::new();
-        line.extend(&first)?;
-        drop(first);
-        while line.len() < max {
-            let step = (max - line.len()).min(LINE_PIECE);
-            let taken = line.as_slice();
-            let piece = self.run(py, false, move |d| {
-                stream::read_line_continued(d, taken, Some(step))
-            })?;
-            // Would block: the part that arrived (a non-blocking readline's partial line).
-            let Some(piece) = piece else { break };
-            line.extend(&piece)?;
-            if ends(&piece, step) {
-                break;
-            }
-        }
-        Ok(Some(line.into_bytes(py)?.unbind()))
+        let read = |d: &mut Locked<'_>, step| stream::read_line(d, Some(step));
+        Ok(self.gather(py, max, read, ends)?.map(Bound::unbind))
     }
 
     /// One TLS read: returns as soon as any plaintext is available (at most `n` bytes).

@@ -488,16 +488,16 @@ pub fn read_line<D: Driver>(
     }
 }
 
-/// The next piece of a line whose first `taken` bytes earlier calls returned: as
-/// [`read_line`], and on an error that leaves the session usable `taken` is given back too,
-/// so the next read starts at the line's first byte (a front end that gathers a long line in
-/// pieces of its own memory).
-pub fn read_line_continued<D: Driver>(
+/// Run `read` (a [`read_line`] or [`read_stream_to_vec`]) as the next piece of a read whose
+/// first `taken` bytes earlier calls returned: on an error that leaves the session usable,
+/// `taken` is given back too, so the next read starts at the first byte (a front end that
+/// gathers a long read in pieces of its own memory).
+pub fn continued<D: Driver, R>(
     driver: &mut D,
     taken: &[u8],
-    limit: Option<usize>,
-) -> Result<Option<Vec<u8>>, Error> {
-    read_line(driver, limit).map_err(|e| give_back(driver, taken, e))
+    read: impl FnOnce(&mut D) -> Result<R, Error>,
+) -> Result<R, Error> {
+    read(driver).map_err(|e| give_back(driver, taken, e))
 }
 
 /// A stream read failed after taking `taken`: when the session lives on (a time-out, an
