@@ -429,3 +429,20 @@ def test_stream_errors_unchanged(tls_pair: Any, server_ctx: Any, client_ctx: Any
     with pytest.raises(TypeError):
         cli.write(b"abc", "1")
 
+
+
+@pytest.mark.parametrize("how", ["readline", "read"])
+def test_long_read_interrupted_by_a_timeout_loses_nothing(
+    tls_pair: Any, server_ctx: Any, client_ctx: Any, how: str
+) -> None:
+    """A read gathered in several 1 MiB pieces that times out gives every piece back."""
+    cli, srv = tls_pair(server_ctx, client_ctx, client_timeout=1.0)
+    first = bytes(range(32, 127)) * (2_600_000 // 95)
+    rest = b"tail\n"
+    done = Task(srv.write, first)
+    call = (lambda: cli.readline()) if how == "readline" else (lambda: cli.read(len(first) + 5))
+    with pytest.raises(TimeoutError):
+        call()
+    done.join()
+    srv.write(rest)
+    assert call() == first + rest
