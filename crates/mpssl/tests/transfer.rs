@@ -232,3 +232,19 @@ fn read_buffered_serves_given_back_bytes_first_one_run_at_a_time() {
     // The stream read returns the rest, in order.
     assert_eq!(read_exactly(&mut s, 5), b"defgh");
 }
+
+#[test]
+fn bytes_given_back_come_first_for_every_stream_read() {
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    s.unread(b"ab\ncd");
+    assert_eq!(s.pending(), 5);
+    assert_eq!(s.read_line(None).unwrap().as_deref(), Some(&b"ab\n"[..]));
+    c.write_stream(b"ef\ngh").unwrap();
+    // The line starts in the given-back bytes and ends in the next record.
+    assert_eq!(s.read_line(None).unwrap().as_deref(), Some(&b"cdef\n"[..]));
+    s.unread(b"xy");
+    assert_eq!(read_exactly(&mut s, 4), b"xygh");
+    assert_eq!(s.pending(), 0);
+}
