@@ -364,12 +364,11 @@ fn hostname_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
 fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
     if pysock::is_plain_socket(sock)? {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
-        let fd = i32::try_from(fd)
-            .ok()
-            .filter(|fd| *fd >= 0)
-            .ok_or_else(|| PyOSError::new_err((libc::EBADF, "the socket is closed")))?;
-        let own = FdSocket::dup(fd).map_err(PyErr::from)?;
-        return Ok(Transport::Fd(own));
+        if fd < 0 {
+            return Err(PyOSError::new_err((libc::EBADF, "the socket is closed")));
+        }
+        // Each call takes its own duplicate of the descriptor (see `FdSocket`).
+        return Ok(Transport::Fd(FdSocket::default()));
     }
     match ObjectSocket::new(sock) {
         Some(obj) => Ok(Transport::Object(obj)),

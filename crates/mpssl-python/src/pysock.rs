@@ -85,18 +85,11 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    /// Close our descriptor (a real socket); objects are closed through their methods.
-    pub(crate) fn release(&mut self) {
-        if let Self::Fd(fd) = self {
-            fd.release();
-        }
-    }
-
-    /// The descriptor to wait on outside the lock, for a real socket still open.
-    pub(crate) fn wait_handle(&self) -> Option<Arc<OwnedFd>> {
-        match self {
-            Self::Fd(fd) => fd.handle(),
-            Self::Object(_) => None,
+    /// Use `fd` (a call's duplicate of a real socket's descriptor) for the next steps, or none
+    /// (I/O then fails with EBADF). Objects are driven through their methods and ignore it.
+    pub(crate) fn install(&mut self, fd: Option<Arc<OwnedFd>>) {
+        if let Self::Fd(socket) = self {
+            socket.install(fd);
         }
     }
 }
@@ -134,49 +127,43 @@ impl Write for Transport {
     }
 }
 
-/// A socket driven through its own duplicate of the wrapped socket's descriptor.
+/// A socket driven through a duplicate of the wrapped socket's descriptor, taken for the
+/// duration of one call.
 ///
-/// The duplicate is taken at wrap time and closed by [`FdSocket::release`] (`close()`) or on
-/// drop, so every system call goes to the connection that was wrapped, even after the
-/// application closed its socket object and the number was given to a new socket (issue 9,
-/// defect 1). It is shared (`Arc`) with a thread waiting for readiness outside the lock, so the
-/// number cannot be reused while that thread polls it.
+/// Each call on the `SSLSocket` checks, with the GIL held, that the wrapped socket object is
+/// still open, duplicates its descriptor ([`dup_descriptor`]) and installs the duplicate here
+/// for each step it runs; the call closes it when it returns. So every system call goes to the
+/// connection that was wrapped, even when another thread closes the socket object and a new
+/// socket gets the number while the call waits (issue 9, defect 1); and between calls nothing
+/// holds the connection open, so `sock.close()` ends it at once, as on the reference.
 ///
 /// Every system call is non-blocking (`MSG_DONTWAIT`), whatever the descriptor's mode: the
 /// socket object waits for readiness with [`poll_fd`] outside its lock, so that one thread
 /// waiting to read does not keep another thread from writing.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct FdSocket {
     fd: Option<Arc<OwnedFd>>,
 }
 
+/// Duplicate `fd` (close-on-exec), for one call. The caller has just read `fd` from the open
+/// socket object it holds, with the GIL.
+pub(crate) fn dup_descriptor(fd: RawFd) -> io::Result<Arc<OwnedFd>> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: `fd` is non-negative and open: the caller holds the Python socket object that
+    // owns it and the GIL, so no Python code can close it during this call; the borrow lasts
+    // only until the duplicate is made. Not guaranteed: C code in another thread closing the
+    // descriptor behind Python's back, which would make the dup fail with EBADF (or duplicate
+    // whatever now has the number, as any use of a closed descriptor would).
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(Arc::new(borrowed.try_clone_to_owned()?))
+}
+
 impl FdSocket {
-    /// Duplicate `fd` (close-on-exec). The caller keeps `fd` open for the duration of the
-    /// call (it holds the socket object and the GIL).
-    pub(crate) fn dup(fd: RawFd) -> io::Result<Self> {
-        if fd < 0 {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
-        // SAFETY: `fd` is non-negative and open: the caller holds the Python socket object
-        // that owns it, with the GIL, so no Python code can close it during this call. The
-        // borrow lasts only until the duplicate is made. Not guaranteed: C code in another
-        // thread closing the descriptor behind Python's back, which would make the dup fail
-        // with EBADF (or duplicate whatever now has the number, as any use of a closed fd).
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let owned = borrowed.try_clone_to_owned()?;
-        Ok(Self {
-            fd: Some(Arc::new(owned)),
-        })
-    }
-
-    /// Close our descriptor (when no poller holds it any more); later I/O fails with EBADF.
-    pub(crate) fn release(&mut self) {
-        self.fd = None;
-    }
-
-    /// Our descriptor, for waiting on it outside the lock (`None` once released).
-    pub(crate) fn handle(&self) -> Option<Arc<OwnedFd>> {
-        self.fd.clone()
+    /// Use `fd` (a call's duplicate) for the next steps; `None` when the step is over.
+    pub(crate) fn install(&mut self, fd: Option<Arc<OwnedFd>>) {
+        self.fd = fd;
     }
 
     /// Run `op` once, retrying only after a signal (whose handler may raise).
@@ -202,7 +189,7 @@ impl Read for FdSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.io(|fd| {
             // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
-            // recv writes at most that many bytes into it. `fd` is our own duplicate, open
+            // recv writes at most that many bytes into it. `fd` is a call's own duplicate, open
             // while `self` holds it (`io` borrows `self` mutably for the call).
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
         })

@@ -4,16 +4,16 @@
 //! only after the GIL is released, so a thread blocked in I/O never holds the GIL while another
 //! waits for the lock. Object transports re-attach for each Python call.
 //!
-//! A real socket is driven through a duplicate of its descriptor that the `SSLSocket` owns,
-//! and every I/O call first checks that the wrapped socket object is still open (issue 9,
-//! defect 1): after `sock.close()` the calls fail with `EBADF` and never reach whatever socket
-//! got the old number.
+//! A real socket is driven through a duplicate of its descriptor taken by each call, after
+//! checking that the wrapped socket object is still open (issue 9, defect 1): after
+//! `sock.close()` the calls fail with `EBADF`, and a call already waiting never reaches
+//! whatever socket got the old number.
 
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -26,7 +26,7 @@ use mpssl::{Error, Session, TlsStream};
 use crate::buf::{self, BigBuf, StreamData, WriteBuf};
 use crate::context::Context;
 use crate::error;
-use crate::pysock::{poll_fd, Mode, Transport};
+use crate::pysock::{self, poll_fd, Mode, Transport};
 
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
 const READ_PIECE: usize = 1 << 20;
@@ -129,6 +129,8 @@ enum Wait {
 struct Locked<'a> {
     socket: &'a SslSocket,
     wait: Wait,
+    /// This call's duplicate of a real socket's descriptor (installed for each step).
+    fd: Option<Arc<OwnedFd>>,
 }
 
 impl Driver for Locked<'_> {
@@ -139,21 +141,17 @@ impl Driver for Locked<'_> {
         op: &mut dyn FnMut(&mut TlsStream<Transport>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         loop {
-            let (result, interest, handle) = {
+            let (result, interest) = {
                 let mut state = self.socket.lock()?;
+                state.stream.get_mut().install(self.fd.clone());
                 let result = op(&mut state.stream);
-                let handle = match (&result, self.wait) {
-                    (Err(Error::WouldBlock), Wait::Until(_)) => {
-                        state.stream.get_ref().wait_handle()
-                    }
-                    _ => None,
-                };
-                (result, state.stream.interest(), handle)
+                state.stream.get_mut().install(None);
+                (result, state.stream.interest())
             };
             match (result, self.wait) {
                 (Err(Error::WouldBlock), Wait::Until(deadline)) => {
-                    // Our own descriptor, kept open while we wait on it.
-                    let fd = handle.ok_or_else(closed_descriptor)?;
+                    // This call's own descriptor, open while we wait on it.
+                    let fd = self.fd.as_ref().ok_or_else(closed_descriptor)?;
                     poll_fd(fd.as_raw_fd(), interest, deadline).map_err(Error::Io)?;
                 }
                 (Err(Error::WouldBlock), Wait::Spin) => {
@@ -213,23 +211,23 @@ impl SslSocket {
             .map_err(|e| error::to_py(py, e))
     }
 
-    /// `EBADF` once the application closed the wrapped socket itself (`sock.close()`): our
-    /// duplicate of its descriptor is closed then too, so the connection ends as the
-    /// application meant, and nothing is sent to or read from a socket that reuses the number.
-    fn check_wrapped(&self, py: Python<'_>) -> PyResult<()> {
+    /// Start a call on a real socket: `EBADF` once the application closed the wrapped socket
+    /// itself (`sock.close()`), else a duplicate of its descriptor for this call, taken with
+    /// the GIL held, so the call never reaches a socket that gets the number later.
+    fn enter(&self, py: Python<'_>) -> PyResult<Option<Arc<OwnedFd>>> {
         if !self.by_fd {
-            return Ok(());
+            return Ok(None);
         }
         let fd: i64 = self
             .sock
             .bind(py)
             .call_method0(pyo3::intern!(py, "fileno"))?
             .extract()?;
-        if fd >= 0 {
-            return Ok(());
+        let fd = i32::try_from(fd).unwrap_or(-1);
+        match pysock::dup_descriptor(fd) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) => Err(error::to_py(py, Error::Io(e))),
         }
-        self.with_state(py, |state| state.stream.get_mut().release())?;
-        Err(error::to_py(py, closed_descriptor()))
     }
 
     /// How this call waits: from the socket's time-out (`None` blocks, `0.0` never waits, `t`
@@ -252,9 +250,15 @@ impl SslSocket {
         R: Send,
         F: FnOnce(&mut Locked<'_>) -> Result<R, Error> + Send,
     {
-        self.check_wrapped(py)?;
+        let fd = self.enter(py)?;
         let wait = self.wait_policy(py, always_wait)?;
-        let result = py.detach(|| op(&mut Locked { socket: self, wait }));
+        let result = py.detach(|| {
+            op(&mut Locked {
+                socket: self,
+                wait,
+                fd,
+            })
+        });
         result.map_err(|e| error::to_py(py, e))
     }
 
@@ -625,17 +629,14 @@ impl SslSocket {
         }
     }
 
-    /// Send close_notify (once, best effort), then close our descriptor and the wrapped
-    /// object. Idempotent. When the application already closed the wrapped socket, the
-    /// connection is not used any more (no close_notify).
+    /// Send close_notify (once, best effort), then close the wrapped object. Idempotent.
+    /// When the application already closed the wrapped socket, nothing is sent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let wrapped_closed = self.check_wrapped(py).is_err();
+        let fd = self.enter(py).ok().flatten();
         let first = self.with_state(py, |state| {
-            if wrapped_closed {
-                state.stream.get_mut().release();
-            }
+            state.stream.get_mut().install(fd);
             state.stream.close();
-            state.stream.get_mut().release();
+            state.stream.get_mut().install(None);
             !std::mem::replace(&mut state.sock_closed, true)
         })?;
         if first {
