@@ -364,11 +364,12 @@ fn hostname_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
 fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
     if pysock::is_plain_socket(sock)? {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
-        if fd < 0 {
-            return Err(PyOSError::new_err((libc::EBADF, "the socket is closed")));
-        }
-        // Each call takes its own duplicate of the descriptor (see `FdSocket`).
-        return Ok(Transport::Fd(FdSocket::default()));
+        let fd = i32::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)
+            .ok_or_else(|| PyOSError::new_err((libc::EBADF, "the socket is closed")))?;
+        // Each call installs the descriptor it finds open (see `FdSocket`).
+        return Ok(Transport::Fd(FdSocket::new(fd)?));
     }
     match ObjectSocket::new(sock) {
         Some(obj) => Ok(Transport::Object(obj)),

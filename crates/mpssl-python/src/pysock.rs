@@ -7,8 +7,7 @@
 //! (`recv_into`/`send`, or `readinto`/`write`), with the GIL held for each call.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBlockingIOError, PyTimeoutError};
@@ -85,9 +84,9 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    /// Use `fd` (a call's duplicate of a real socket's descriptor) for the next steps, or none
+    /// Use `fd` (a real socket's descriptor, see [`FdSocket`]) for the next steps, or none
     /// (I/O then fails with EBADF). Objects are driven through their methods and ignore it.
-    pub(crate) fn install(&mut self, fd: Option<Arc<OwnedFd>>) {
+    pub(crate) fn install(&mut self, fd: Option<RawFd>) {
         if let Self::Fd(socket) = self {
             socket.install(fd);
         }
@@ -127,48 +126,82 @@ impl Write for Transport {
     }
 }
 
-/// A socket driven through a duplicate of the wrapped socket's descriptor, taken for the
-/// duration of one call.
+/// A socket driven through its file descriptor, as each call on the `SSLSocket` installs it.
 ///
-/// Each call on the `SSLSocket` checks, with the GIL held, that the wrapped socket object is
-/// still open, duplicates its descriptor ([`dup_descriptor`]) and installs the duplicate here
-/// for each step it runs; the call closes it when it returns. So every system call goes to the
-/// connection that was wrapped, even when another thread closes the socket object and a new
-/// socket gets the number while the call waits (issue 9, defect 1); and between calls nothing
-/// holds the connection open, so `sock.close()` ends it at once, as on the reference.
+/// Each call checks, with the GIL held, that the wrapped socket object is still open (else
+/// `EBADF`: issue 9, defect 1) and installs its descriptor for each step. Before the call
+/// waits for readiness it takes its own duplicate of the descriptor, checked to be the very
+/// socket that was wrapped ([`dup_checked`]), and uses that until it returns: a call that
+/// waits never reaches a socket that got the number after another thread closed the wrapped
+/// one. Nothing holds the connection open between calls, so `sock.close()` ends it at once,
+/// as on the reference. Not covered: another thread closing the socket object (and opening a
+/// new one) during the microseconds between a call's check and its first system calls, the
+/// same hazard as CPython's own socket methods.
 ///
 /// Every system call is non-blocking (`MSG_DONTWAIT`), whatever the descriptor's mode: the
 /// socket object waits for readiness with [`poll_fd`] outside its lock, so that one thread
 /// waiting to read does not keep another thread from writing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FdSocket {
-    fd: Option<Arc<OwnedFd>>,
+    fd: Option<RawFd>,
+    identity: Identity,
 }
 
-/// Duplicate `fd` (close-on-exec), for one call. The caller has just read `fd` from the open
-/// socket object it holds, with the GIL.
-pub(crate) fn dup_descriptor(fd: RawFd) -> io::Result<Arc<OwnedFd>> {
-    if fd < 0 {
+/// Which open socket a descriptor refers to: `(st_dev, st_ino)`.
+pub(crate) type Identity = (libc::dev_t, libc::ino_t);
+
+/// The identity of the socket open at `fd`.
+fn identity(fd: RawFd) -> io::Result<Identity> {
+    // SAFETY: an all-zero `stat` is a valid value to pass; fstat writes at most one `stat`
+    // through the pointer, which points at our local for the whole call. A closed or reused
+    // `fd` only makes fstat fail or describe that other file.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        st
+    };
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// A duplicate of `fd`, checked to refer to the socket with `expected` identity (else EBADF).
+pub(crate) fn dup_checked(fd: RawFd, expected: Identity) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes no pointer; on a closed descriptor it fails with EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just returned by fcntl: an open descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    if identity(owned.as_raw_fd())? != expected {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
-    // SAFETY: `fd` is non-negative and open: the caller holds the Python socket object that
-    // owns it and the GIL, so no Python code can close it during this call; the borrow lasts
-    // only until the duplicate is made. Not guaranteed: C code in another thread closing the
-    // descriptor behind Python's back, which would make the dup fail with EBADF (or duplicate
-    // whatever now has the number, as any use of a closed descriptor would).
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    Ok(Arc::new(borrowed.try_clone_to_owned()?))
+    Ok(owned)
 }
 
 impl FdSocket {
-    /// Use `fd` (a call's duplicate) for the next steps; `None` when the step is over.
-    pub(crate) fn install(&mut self, fd: Option<Arc<OwnedFd>>) {
+    /// The socket open at `fd` (the caller holds its socket object and the GIL).
+    pub(crate) fn new(fd: RawFd) -> io::Result<Self> {
+        Ok(Self {
+            fd: None,
+            identity: identity(fd)?,
+        })
+    }
+
+    /// The wrapped socket's identity.
+    pub(crate) fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// Use `fd` for the next steps; `None` when the step is over (I/O then fails with EBADF).
+    pub(crate) fn install(&mut self, fd: Option<RawFd>) {
         self.fd = fd;
     }
 
     /// Run `op` once, retrying only after a signal (whose handler may raise).
     fn io(&mut self, mut op: impl FnMut(RawFd) -> isize) -> io::Result<usize> {
-        let Some(fd) = self.fd.as_ref().map(|fd| fd.as_raw_fd()) else {
+        let Some(fd) = self.fd else {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         };
         loop {
@@ -189,8 +222,9 @@ impl Read for FdSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.io(|fd| {
             // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
-            // recv writes at most that many bytes into it. `fd` is a call's own duplicate, open
-            // while `self` holds it (`io` borrows `self` mutably for the call).
+            // recv writes at most that many bytes into it. `fd` is the call's own duplicate or
+            // the wrapped socket's descriptor, found open when the call started (see
+            // `FdSocket`); a descriptor closed since then makes recv fail, never touch memory.
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
         })
     }

@@ -4,16 +4,16 @@
 //! only after the GIL is released, so a thread blocked in I/O never holds the GIL while another
 //! waits for the lock. Object transports re-attach for each Python call.
 //!
-//! A real socket is driven through a duplicate of its descriptor taken by each call, after
-//! checking that the wrapped socket object is still open (issue 9, defect 1): after
-//! `sock.close()` the calls fail with `EBADF`, and a call already waiting never reaches
-//! whatever socket got the old number.
+//! Each call on a real socket first checks that the wrapped socket object is still open, and
+//! a call that waits does so on its own checked duplicate of the descriptor (issue 9, defect
+//! 1): after `sock.close()` the calls fail with `EBADF`, and a waiting call never reaches
+//! whatever socket got the old number (see `pysock::FdSocket`).
 
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -26,7 +26,7 @@ use mpssl::{Error, Session, TlsStream};
 use crate::buf::{self, BigBuf, StreamData, WriteBuf};
 use crate::context::Context;
 use crate::error;
-use crate::pysock::{self, poll_fd, Mode, Transport};
+use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
 
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
 const READ_PIECE: usize = 1 << 20;
@@ -53,8 +53,8 @@ pub(crate) struct SslSocket {
     context: Py<Context>,
     server_side: bool,
     server_hostname: Option<String>,
-    /// The transport is a real socket driven by descriptor (waited on with `poll`).
-    by_fd: bool,
+    /// The identity of a real socket driven by descriptor (waited on with `poll`).
+    identity: Option<Identity>,
 }
 
 /// This thread's number for [`SslSocket::holder`] (never 0).
@@ -129,8 +129,10 @@ enum Wait {
 struct Locked<'a> {
     socket: &'a SslSocket,
     wait: Wait,
-    /// This call's duplicate of a real socket's descriptor (installed for each step).
-    fd: Option<Arc<OwnedFd>>,
+    /// The wrapped socket's descriptor, found open when the call started.
+    fd: Option<RawFd>,
+    /// The call's own duplicate of it, taken (and checked) before the call first waits.
+    held: Option<OwnedFd>,
 }
 
 impl Driver for Locked<'_> {
@@ -143,16 +145,23 @@ impl Driver for Locked<'_> {
         loop {
             let (result, interest) = {
                 let mut state = self.socket.lock()?;
-                state.stream.get_mut().install(self.fd.clone());
+                let fd = self.held.as_ref().map(AsRawFd::as_raw_fd).or(self.fd);
+                state.stream.get_mut().install(fd);
                 let result = op(&mut state.stream);
                 state.stream.get_mut().install(None);
                 (result, state.stream.interest())
             };
             match (result, self.wait) {
                 (Err(Error::WouldBlock), Wait::Until(deadline)) => {
-                    // This call's own descriptor, open while we wait on it.
-                    let fd = self.fd.as_ref().ok_or_else(closed_descriptor)?;
-                    poll_fd(fd.as_raw_fd(), interest, deadline).map_err(Error::Io)?;
+                    // Wait (and go on) on our own duplicate, open while we hold it.
+                    if self.held.is_none() {
+                        let (Some(fd), Some(identity)) = (self.fd, self.socket.identity) else {
+                            return Err(closed_descriptor());
+                        };
+                        self.held = Some(pysock::dup_checked(fd, identity).map_err(Error::Io)?);
+                    }
+                    let fd = self.held.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+                    poll_fd(fd, interest, deadline).map_err(Error::Io)?;
                 }
                 (Err(Error::WouldBlock), Wait::Spin) => {
                     std::thread::sleep(Duration::from_millis(1));
@@ -172,7 +181,10 @@ impl SslSocket {
         server_side: bool,
         server_hostname: Option<String>,
     ) -> Self {
-        let by_fd = matches!(transport, Transport::Fd(_));
+        let identity = match &transport {
+            Transport::Fd(socket) => Some(socket.identity()),
+            Transport::Object(_) => None,
+        };
         Self {
             state: Mutex::new(State {
                 stream: TlsStream::new(session, transport),
@@ -183,7 +195,7 @@ impl SslSocket {
             context,
             server_side,
             server_hostname,
-            by_fd,
+            identity,
         }
     }
 
@@ -212,10 +224,9 @@ impl SslSocket {
     }
 
     /// Start a call on a real socket: `EBADF` once the application closed the wrapped socket
-    /// itself (`sock.close()`), else a duplicate of its descriptor for this call, taken with
-    /// the GIL held, so the call never reaches a socket that gets the number later.
-    fn enter(&self, py: Python<'_>) -> PyResult<Option<Arc<OwnedFd>>> {
-        if !self.by_fd {
+    /// itself (`sock.close()`), else its descriptor, found open with the GIL held.
+    fn enter(&self, py: Python<'_>) -> PyResult<Option<RawFd>> {
+        if self.identity.is_none() {
             return Ok(None);
         }
         let fd: i64 = self
@@ -223,17 +234,16 @@ impl SslSocket {
             .bind(py)
             .call_method0(pyo3::intern!(py, "fileno"))?
             .extract()?;
-        let fd = i32::try_from(fd).unwrap_or(-1);
-        match pysock::dup_descriptor(fd) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(e) => Err(error::to_py(py, Error::Io(e))),
+        match RawFd::try_from(fd) {
+            Ok(fd) if fd >= 0 => Ok(Some(fd)),
+            _ => Err(error::to_py(py, closed_descriptor())),
         }
     }
 
     /// How this call waits: from the socket's time-out (`None` blocks, `0.0` never waits, `t`
     /// waits until t seconds from now). `always` waits even on a non-blocking socket.
     fn wait_policy(&self, py: Python<'_>, always: bool) -> PyResult<Wait> {
-        if !self.by_fd {
+        if self.identity.is_none() {
             return Ok(if always { Wait::Spin } else { Wait::Never });
         }
         Ok(match Mode::of(self.sock.bind(py))? {
@@ -257,6 +267,7 @@ impl SslSocket {
                 socket: self,
                 wait,
                 fd,
+                held: None,
             })
         });
         result.map_err(|e| error::to_py(py, e))
