@@ -166,8 +166,9 @@ class SSLSocket:
     def settimeout(self, value: float | None, /) -> Any: ...
     def gettimeout(self) -> float | None: ...
     def fileno(self) -> int:
-        """The wrapped socket's ``fileno()`` (-1 once it is closed). The SSLSocket does its
-        I/O on its own duplicate of that descriptor, closed by :meth:`close`."""
+        """The wrapped socket's ``fileno()``. Once the application has closed the wrapped
+        socket itself (``sock.close()``, which ends the connection), it is -1 and every I/O
+        call raises ``OSError(EBADF)``; nothing reaches a socket that reuses the number."""
     def pending(self) -> int:
         """Decrypted bytes readable without touching the socket. Raises
         ``OSError(EDEADLK)`` when called from this socket's own ``verify_callback``, as every
@@ -180,8 +181,7 @@ class SSLSocket:
     def getpeercert(self, binary_form: bool = False) -> Any: ...
     def get_peer_cert_chain(self) -> list[bytes] | None: ...
     def close(self) -> None:
-        """Send close_notify (once, best effort), then close the SSLSocket's descriptor and
-        the wrapped object. Idempotent. If the application closed the wrapped socket itself,
-        every later I/O call raises ``OSError(EBADF)`` and close sends nothing."""
+        """Send close_notify (once, best effort), then close the wrapped object. Idempotent.
+        If the application closed the wrapped socket itself, close sends nothing."""
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...
