@@ -1,10 +1,12 @@
 //! The wrapped Python object as a `Read + Write` transport (≈ rustls-ffi's callback reader,
 //! Mbed TLS's BIO callbacks).
 //!
-//! A real `socket.socket` is driven through its file descriptor, without the GIL, honouring
+//! A plain `socket.socket` (whose I/O methods are `socket.socket`'s own, see
+//! [`is_plain_socket`]) is driven through its file descriptor, without the GIL, honouring
 //! the socket's timeout as CPython does (`None` blocks, `0.0` never blocks, `t` waits up to t
-//! seconds per operation). Any other object is driven through its Python methods
-//! (`recv_into`/`send`, or `readinto`/`write`), with the GIL held for each call.
+//! seconds per operation). Any other object, including CPython's `ssl.SSLSocket`, is driven
+//! through its Python methods (`recv_into`/`send`, or `readinto`/`write`), with the GIL held
+//! for each call.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
