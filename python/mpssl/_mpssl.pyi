@@ -121,29 +121,61 @@ class SSLSocket:
     @property
     def eof_was_clean(self) -> bool | None:
         """After EOF: True if the peer sent close_notify, False for a bare TCP EOF; else None."""
-    def read(self, n: int = -1, /) -> bytes | None: ...
-    def readinto(self, buf: Buffer, nbytes: int | None = None, /) -> int | None: ...
-    def readline(self, limit: int = -1, /) -> bytes | None: ...
-    def write(self, buf: Buffer, /) -> int | None:
-        """All of ``buf`` on a blocking socket (records of 16 KiB, up to four per socket
-        write). On a non-blocking one: the count sent, or None when nothing could be; after
-        None or a short count, call again with the rest of the same data (as with Mbed TLS):
-        a record the socket took only part of is counted when the repeat finishes it."""
+    def read(self, n: int = -1, /) -> bytes | None:
+        """Read ``n`` bytes: on a blocking socket wait for all of them or EOF (``b""``);
+        ``read()`` (or a negative ``n``) reads to EOF. Non-blocking: what is there, or None
+        when nothing is. Bytes taken before a time-out are kept for the next read.
+        ``read()`` holds about as much memory as the peer sends before EOF (see
+        :meth:`readline`)."""
+    def readinto(self, buf: Buffer, nbytes: int | None = None, /) -> int | None:
+        """Read into ``buf`` (at most ``nbytes``; None or a negative ``nbytes``: all of
+        ``buf``, as MicroPython's ``size_t``), waiting for all of it or EOF when blocking.
+        Returns the count, or None on a non-blocking socket with nothing to read."""
+    def readline(self, limit: int = -1, /) -> bytes | None:
+        """Read a line, up to and including ``b"\\n"``, EOF or ``limit`` bytes.
+
+        Without a limit (``-1`` or negative) the line may be as long as the peer makes it:
+        memory grows with it, to about the line's size (a 128 MiB line holds about 128 MiB
+        while it is read, then the returned bytes). Pass a ``limit`` when the peer is not
+        trusted. Non-blocking: the part that arrived, or None when nothing did."""
+    def write(
+        self, buf: Buffer | str, off_or_n: int | None = None, n: int | None = None, /
+    ) -> int | None:
+        """Write all of ``buf`` on a blocking socket (records of 16 KiB, up to four per
+        socket write). MicroPython's forms: ``write(buf, n)`` writes at most ``n`` bytes,
+        ``write(buf, off, n)`` starts at ``off`` (past the end: nothing; a negative ``n``
+        is no limit), and a ``str`` is written as its UTF-8 encoding.
+
+        On a non-blocking socket: the count sent, or None when nothing could be; after None
+        or a short count, call again with the rest of the same data (as with Mbed TLS): a
+        record the socket took only part of is counted when the repeat finishes it."""
     def recv(self, n: int = 1024, /) -> bytes | None:
         """One TLS read: returns as soon as any plaintext is available."""
-    def recv_into(self, buf: Buffer, nbytes: int | None = None, /) -> int | None: ...
-    def send(self, buf: Buffer, /) -> int | None:
-        """One TLS record (at most 16384 bytes); returns the count sent (non-blocking: None
-        until the socket has taken the whole record; repeat with the same data)."""
-    def sendall(self, buf: Buffer, /) -> int | None: ...
+    def recv_into(self, buf: Buffer, nbytes: int | None = None, /) -> int | None:
+        """:meth:`readinto`, under CPython's name (it waits for all of ``buf``)."""
+    def send(
+        self, buf: Buffer | str, off_or_n: int | None = None, n: int | None = None, /
+    ) -> int | None:
+        """One TLS record (at most 16384 bytes) of ``buf``, in :meth:`write`'s forms;
+        returns the count sent (non-blocking: None until the socket has taken the whole
+        record; repeat with the same data)."""
+    def sendall(
+        self, buf: Buffer | str, off_or_n: int | None = None, n: int | None = None, /
+    ) -> int | None:
+        """:meth:`write`, under CPython's name."""
     def do_handshake(self) -> bool | None:
         """Advance the handshake: True when complete, None if the socket would block."""
     def setblocking(self, flag: bool, /) -> Any: ...
     def settimeout(self, value: float | None, /) -> Any: ...
     def gettimeout(self) -> float | None: ...
-    def fileno(self) -> int: ...
+    def fileno(self) -> int:
+        """The wrapped socket's ``fileno()``. Once the application has closed the wrapped
+        socket itself (``sock.close()``, which ends the connection), it is -1 and every I/O
+        call raises ``OSError(EBADF)``; nothing reaches a socket that reuses the number."""
     def pending(self) -> int:
-        """Decrypted bytes readable without touching the socket."""
+        """Decrypted bytes readable without touching the socket. Raises
+        ``OSError(EDEADLK)`` when called from this socket's own ``verify_callback``, as every
+        method that needs the connection's state does (``repr`` does not raise)."""
     def wants(self) -> int:
         """``selectors.EVENT_READ``/``EVENT_WRITE`` bits the last unfinished call waits on."""
     def cipher(self) -> tuple[str, str] | None: ...
@@ -164,6 +196,8 @@ class SSLSocket:
         ``CERT_REQUIRED`` would (loaded CAs, dates, key usage, key strength, and on a client
         the ``server_hostname``) when this is first called, and the answer is kept. A peer
         certificate (``getpeercert()``) is authenticated only when this returns ``0``."""
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Send close_notify (once, best effort), then close the wrapped object. Idempotent.
+        If the application closed the wrapped socket itself, close sends nothing."""
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...

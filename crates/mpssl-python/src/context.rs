@@ -10,7 +10,7 @@ use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback};
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
-use crate::pysock::{FdSocket, ObjectSocket, Transport};
+use crate::pysock::{self, FdSocket, ObjectSocket, Transport};
 use crate::socket::SslSocket;
 
 /// MicroPython's `SSLContext`: role, verify mode, CAs, own certificate and key, suites.
@@ -358,15 +358,14 @@ fn hostname_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
 
 /// The fast path for real sockets, the method path for anything stream-like.
 fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
-    let py = sock.py();
-    let socket_type = py.import("socket")?.getattr("socket")?;
-    if sock.is_instance(&socket_type)? {
+    if pysock::is_plain_socket(sock)? {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
         let fd = i32::try_from(fd)
             .ok()
             .filter(|fd| *fd >= 0)
             .ok_or_else(|| PyOSError::new_err((libc::EBADF, "the socket is closed")))?;
-        return Ok(Transport::Fd(FdSocket::new(fd)));
+        // Each call installs the descriptor it finds open (see `FdSocket`).
+        return Ok(Transport::Fd(FdSocket::new(fd)?));
     }
     match ObjectSocket::new(sock) {
         Some(obj) => Ok(Transport::Object(obj)),

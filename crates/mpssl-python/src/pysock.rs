@@ -1,13 +1,15 @@
 //! The wrapped Python object as a `Read + Write` transport (≈ rustls-ffi's callback reader,
 //! Mbed TLS's BIO callbacks).
 //!
-//! A real `socket.socket` is driven through its file descriptor, without the GIL, honouring
+//! A plain `socket.socket` (whose I/O methods are `socket.socket`'s own, see
+//! [`is_plain_socket`]) is driven through its file descriptor, without the GIL, honouring
 //! the socket's timeout as CPython does (`None` blocks, `0.0` never blocks, `t` waits up to t
-//! seconds per operation). Any other object is driven through its Python methods
-//! (`recv_into`/`send`, or `readinto`/`write`), with the GIL held for each call.
+//! seconds per operation). Any other object, including CPython's `ssl.SSLSocket`, is driven
+//! through its Python methods (`recv_into`/`send`, or `readinto`/`write`), with the GIL held
+//! for each call.
 
 use std::io::{self, Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBlockingIOError, PyTimeoutError};
@@ -43,6 +45,37 @@ impl Mode {
     }
 }
 
+/// The methods of `socket.socket` whose system calls the descriptor path replaces.
+const SOCKET_IO_METHODS: [&str; 8] = [
+    "recv",
+    "recv_into",
+    "recvmsg",
+    "recvmsg_into",
+    "send",
+    "sendall",
+    "sendmsg",
+    "fileno",
+];
+
+/// True when `sock` is a `socket.socket` whose I/O methods are all the plain socket's own, so
+/// driving its descriptor directly is what its methods would do. A subclass that moves bytes
+/// in its own way (CPython's `ssl.SSLSocket`: TLS inside TLS, issue 9 defect 2) is driven
+/// through its methods instead.
+pub(crate) fn is_plain_socket(sock: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = sock.py();
+    let plain = py.import("socket")?.getattr("socket")?;
+    if !sock.is_instance(&plain)? {
+        return Ok(false);
+    }
+    let class = sock.get_type();
+    for name in SOCKET_IO_METHODS {
+        if !class.getattr(name)?.is(&plain.getattr(name)?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The transport under a TLS stream.
 #[derive(Debug)]
 pub(crate) enum Transport {
@@ -50,6 +83,16 @@ pub(crate) enum Transport {
     Fd(FdSocket),
     /// Any other object, through its Python methods.
     Object(ObjectSocket),
+}
+
+impl Transport {
+    /// Use `fd` (a real socket's descriptor, see [`FdSocket`]) for the next steps, or none
+    /// (I/O then fails with EBADF). Objects are driven through their methods and ignore it.
+    pub(crate) fn install(&mut self, fd: Option<RawFd>) {
+        if let Self::Fd(socket) = self {
+            socket.install(fd);
+        }
+    }
 }
 
 impl Read for Transport {
@@ -85,30 +128,86 @@ impl Write for Transport {
     }
 }
 
-/// A socket driven through its file descriptor (the Python socket object keeps it open).
+/// A socket driven through its file descriptor, as each call on the `SSLSocket` installs it.
+///
+/// Each call checks, with the GIL held, that the wrapped socket object is still open (else
+/// `EBADF`: issue 9, defect 1) and installs its descriptor for each step. Before the call
+/// waits for readiness it takes its own duplicate of the descriptor, checked to be the very
+/// socket that was wrapped ([`dup_checked`]), and uses that until it returns: a call that
+/// waits never reaches a socket that got the number after another thread closed the wrapped
+/// one. Nothing holds the connection open between calls, so `sock.close()` ends it at once,
+/// as on the reference. Not covered: another thread closing the socket object (and opening a
+/// new one) during the microseconds between a call's check and its first system calls, the
+/// same hazard as CPython's own socket methods.
 ///
 /// Every system call is non-blocking (`MSG_DONTWAIT`), whatever the descriptor's mode: the
 /// socket object waits for readiness with [`poll_fd`] outside its lock, so that one thread
 /// waiting to read does not keep another thread from writing.
 #[derive(Debug)]
 pub(crate) struct FdSocket {
-    fd: RawFd,
+    fd: Option<RawFd>,
+    identity: Identity,
+}
+
+/// Which open socket a descriptor refers to: `(st_dev, st_ino)`.
+pub(crate) type Identity = (libc::dev_t, libc::ino_t);
+
+/// The identity of the socket open at `fd`.
+fn identity(fd: RawFd) -> io::Result<Identity> {
+    // SAFETY: an all-zero `stat` is a valid value to pass; fstat writes at most one `stat`
+    // through the pointer, which points at our local for the whole call. A closed or reused
+    // `fd` only makes fstat fail or describe that other file.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        st
+    };
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// A duplicate of `fd`, checked to refer to the socket with `expected` identity (else EBADF).
+pub(crate) fn dup_checked(fd: RawFd, expected: Identity) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes no pointer; on a closed descriptor it fails with EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just returned by fcntl: an open descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    if identity(owned.as_raw_fd())? != expected {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(owned)
 }
 
 impl FdSocket {
-    pub(crate) fn new(fd: RawFd) -> Self {
-        Self { fd }
+    /// The socket open at `fd` (the caller holds its socket object and the GIL).
+    pub(crate) fn new(fd: RawFd) -> io::Result<Self> {
+        Ok(Self {
+            fd: None,
+            identity: identity(fd)?,
+        })
     }
 
-    /// The descriptor.
-    pub(crate) fn raw(&self) -> RawFd {
-        self.fd
+    /// The wrapped socket's identity.
+    pub(crate) fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// Use `fd` for the next steps; `None` when the step is over (I/O then fails with EBADF).
+    pub(crate) fn install(&mut self, fd: Option<RawFd>) {
+        self.fd = fd;
     }
 
     /// Run `op` once, retrying only after a signal (whose handler may raise).
     fn io(&mut self, mut op: impl FnMut(RawFd) -> isize) -> io::Result<usize> {
+        let Some(fd) = self.fd else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        };
         loop {
-            let n = op(self.fd);
+            let n = op(fd);
             if let Ok(n) = usize::try_from(n) {
                 return Ok(n);
             }
@@ -125,9 +224,9 @@ impl Read for FdSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.io(|fd| {
             // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call;
-            // recv writes at most that many bytes into it. `fd` may have been closed by another
-            // thread, in which case recv fails with EBADF (or reads from a reused descriptor:
-            // the same hazard as CPython's own socket methods).
+            // recv writes at most that many bytes into it. `fd` is the call's own duplicate or
+            // the wrapped socket's descriptor, found open when the call started (see
+            // `FdSocket`); a descriptor closed since then makes recv fail, never touch memory.
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
         })
     }

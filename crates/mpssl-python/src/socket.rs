@@ -3,8 +3,16 @@
 //! Every operation runs with the GIL released and the socket's lock held; the lock is taken
 //! only after the GIL is released, so a thread blocked in I/O never holds the GIL while another
 //! waits for the lock. Object transports re-attach for each Python call.
+//!
+//! Each call on a real socket first checks that the wrapped socket object is still open, and
+//! a call that waits does so on its own checked duplicate of the descriptor (issue 9, defect
+//! 1): after `sock.close()` the calls fail with `EBADF`, and a waiting call never reaches
+//! whatever socket got the old number (see `pysock::FdSocket`).
 
-use std::os::fd::RawFd;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,13 +20,16 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use mpssl::stream::{self, Driver};
+use mpssl::stream::{self, Buffered, Driver};
 use mpssl::{Error, Session, TlsStream};
 
-use crate::buf::{ReadBuf, WriteBuf};
+use crate::buf::{self, BigBuf, StreamData, WriteBuf};
 use crate::context::Context;
 use crate::error;
-use crate::pysock::{poll_fd, Mode, Transport};
+use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
+
+/// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
+const READ_PIECE: usize = 1 << 20;
 
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
 const EVENT_READ: u8 = 1;
@@ -34,12 +45,76 @@ struct State {
 #[pyclass(name = "SSLSocket", module = "mpssl", frozen)]
 pub(crate) struct SslSocket {
     state: Mutex<State>,
+    /// The thread holding `state` through [`SslSocket::lock`] (0: none), so that a call from
+    /// that same thread (a `verify_callback` touching its own socket) fails instead of
+    /// waiting for itself forever (issue 9, defect 6).
+    holder: AtomicU64,
     sock: Py<PyAny>,
     context: Py<Context>,
     server_side: bool,
     server_hostname: Option<String>,
-    /// The descriptor of a real socket (fast path), waited on outside the lock.
-    fd: Option<RawFd>,
+    /// The identity of a real socket driven by descriptor (waited on with `poll`).
+    identity: Option<Identity>,
+}
+
+/// This thread's number for [`SslSocket::holder`] (never 0).
+fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    // During thread teardown the thread-local may be gone: a fresh number is unique too.
+    NUMBER
+        .try_with(|n| *n)
+        .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The socket's state, locked by this thread.
+struct Guard<'a> {
+    state: MutexGuard<'a, State>,
+    holder: &'a AtomicU64,
+}
+
+impl Deref for Guard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // Cleared before the mutex is released (fields drop after this body).
+        self.holder.store(0, Ordering::Release);
+    }
+}
+
+/// The error for a call made by the thread that already holds the socket (from inside its
+/// own handshake, i.e. from its `verify_callback`).
+fn reentered() -> Error {
+    Error::Io(
+        error::carry(
+            io::ErrorKind::Deadlock,
+            PyOSError::new_err((
+                libc::EDEADLK,
+                "this SSLSocket is in use by the current thread: it cannot be used from its own \
+                 verify_callback (the handshake is running); use it after the handshake",
+            )),
+        )
+        .into(),
+    )
+}
+
+/// `OSError(EBADF)`: the wrapped socket was closed.
+fn closed_descriptor() -> Error {
+    Error::Io(io::Error::from_raw_os_error(libc::EBADF).into())
 }
 
 /// What a low-level step does when the transport would block.
@@ -57,6 +132,10 @@ enum Wait {
 struct Locked<'a> {
     socket: &'a SslSocket,
     wait: Wait,
+    /// The wrapped socket's descriptor, found open when the call started.
+    fd: Option<RawFd>,
+    /// The call's own duplicate of it, taken (and checked) before the call first waits.
+    held: Option<OwnedFd>,
 }
 
 impl Driver for Locked<'_> {
@@ -68,18 +147,31 @@ impl Driver for Locked<'_> {
     ) -> Result<R, Error> {
         loop {
             let (result, interest) = {
-                let mut state = self.socket.lock();
+                let mut state = self.socket.lock()?;
+                let fd = self.held.as_ref().map(AsRawFd::as_raw_fd).or(self.fd);
+                state.stream.get_mut().install(fd);
                 let result = op(&mut state.stream);
+                state.stream.get_mut().install(None);
                 (result, state.stream.interest())
             };
-            match (result, self.wait, self.socket.fd) {
-                (Err(Error::WouldBlock), Wait::Until(deadline), Some(fd)) => {
+            match (result, self.wait) {
+                (Err(Error::WouldBlock), Wait::Until(deadline)) => {
+                    // Wait (and go on) on our own duplicate, open while we hold it.
+                    if self.held.is_none() {
+                        let (Some(fd), Some(identity)) = (self.fd, self.socket.identity) else {
+                            return Err(closed_descriptor());
+                        };
+                        self.held = Some(
+                            pysock::dup_checked(fd, identity).map_err(|e| Error::Io(e.into()))?,
+                        );
+                    }
+                    let fd = self.held.as_ref().map_or(-1, AsRawFd::as_raw_fd);
                     poll_fd(fd, interest, deadline).map_err(|e| Error::Io(e.into()))?;
                 }
-                (Err(Error::WouldBlock), Wait::Spin, _) => {
+                (Err(Error::WouldBlock), Wait::Spin) => {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                (other, _, _) => return other,
+                (other, _) => return other,
             }
         }
     }
@@ -94,8 +186,8 @@ impl SslSocket {
         server_side: bool,
         server_hostname: Option<String>,
     ) -> Self {
-        let fd = match &transport {
-            Transport::Fd(fd) => Some(fd.raw()),
+        let identity = match &transport {
+            Transport::Fd(socket) => Some(socket.identity()),
             Transport::Object(_) => None,
         };
         Self {
@@ -103,22 +195,60 @@ impl SslSocket {
                 stream: TlsStream::new(session, transport),
                 sock_closed: false,
             }),
+            holder: AtomicU64::new(0),
             sock,
             context,
             server_side,
             server_hostname,
-            fd,
+            identity,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Lock the state; a thread that already holds it gets an error instead of a deadlock.
+    fn lock(&self) -> Result<Guard<'_>, Error> {
+        let me = thread_number();
+        if self.holder.load(Ordering::Acquire) == me {
+            return Err(reentered());
+        }
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.holder.store(me, Ordering::Release);
+        Ok(Guard {
+            state,
+            holder: &self.holder,
+        })
+    }
+
+    /// [`SslSocket::lock`] with the GIL released, then `f` on the state.
+    fn with_state<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut State) -> R + Send,
+    ) -> PyResult<R> {
+        py.detach(|| self.lock().map(|mut state| f(&mut state)))
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// Start a call on a real socket: `EBADF` once the application closed the wrapped socket
+    /// itself (`sock.close()`), else its descriptor, found open with the GIL held.
+    fn enter(&self, py: Python<'_>) -> PyResult<Option<RawFd>> {
+        if self.identity.is_none() {
+            return Ok(None);
+        }
+        let fd: i64 = self
+            .sock
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "fileno"))?
+            .extract()?;
+        match RawFd::try_from(fd) {
+            Ok(fd) if fd >= 0 => Ok(Some(fd)),
+            _ => Err(error::to_py(py, closed_descriptor())),
+        }
     }
 
     /// How this call waits: from the socket's time-out (`None` blocks, `0.0` never waits, `t`
     /// waits until t seconds from now). `always` waits even on a non-blocking socket.
     fn wait_policy(&self, py: Python<'_>, always: bool) -> PyResult<Wait> {
-        if self.fd.is_none() {
+        if self.identity.is_none() {
             return Ok(if always { Wait::Spin } else { Wait::Never });
         }
         Ok(match Mode::of(self.sock.bind(py))? {
@@ -135,35 +265,71 @@ impl SslSocket {
         R: Send,
         F: FnOnce(&mut Locked<'_>) -> Result<R, Error> + Send,
     {
+        let fd = self.enter(py)?;
         let wait = self.wait_policy(py, always_wait)?;
-        let result = py.detach(|| op(&mut Locked { socket: self, wait }));
+        let result = py.detach(|| {
+            op(&mut Locked {
+                socket: self,
+                wait,
+                fd,
+                held: None,
+            })
+        });
         result.map_err(|e| error::to_py(py, e))
     }
 
-    /// Serve a read from plaintext that is already decrypted, with the GIL held: no I/O, no
-    /// waiting, no time-out lookup. `take` says how many bytes to copy given how many the
-    /// first buffered chunk holds (`None`: the slow path must run). Never blocks on the lock.
-    fn read_buffered(&self, take: impl FnOnce(&mut Session) -> Option<usize>) -> Option<Vec<u8>> {
+    /// Serve a read from plaintext already decrypted ([`TlsStream::read_buffered`]) with the
+    /// GIL held: no I/O, no waiting, no time-out lookup; the bytes object is made from the
+    /// plaintext in place. `None`: the full read must run. Never waits for the lock.
+    ///
+    /// The wrapped socket is not checked here (a `fileno()` call would cost as much as the
+    /// read itself): these bytes came from the wrapped connection, and no descriptor is used.
+    fn read_buffered<'py>(&self, py: Python<'py>, want: Buffered) -> Option<Bound<'py, PyBytes>> {
         let mut state = self.state.try_lock().ok()?;
-        let session = state.stream.session_mut();
-        if session.is_handshaking() || session.is_invalid() {
-            return None;
+        state
+            .stream
+            .read_buffered(want, |data| PyBytes::new(py, data))
+    }
+
+    /// A stream read of up to `max` bytes in pieces of at most [`READ_PIECE`]: `read(d, n)`
+    /// reads one piece of up to `n` bytes, `ends(piece, n)` says the read is complete. A read
+    /// longer than one piece is gathered in a [`BigBuf`], so the peak memory stays near the
+    /// data's size (issue 9, defect 7); a time-out gives every piece back. `None`: would block
+    /// before any byte; a would-block later returns what arrived.
+    fn gather<'py, F>(
+        &self,
+        py: Python<'py>,
+        max: usize,
+        read: F,
+        ends: impl Fn(&[u8], usize) -> bool,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>>
+    where
+        F: Fn(&mut Locked<'_>, usize) -> Result<Option<Vec<u8>>, Error> + Sync,
+    {
+        let step = max.min(READ_PIECE);
+        let read = &read;
+        let Some(first) = self.run(py, false, move |d| read(d, step))? else {
+            return Ok(None);
+        };
+        if ends(&first, step) || first.len() >= max {
+            return Ok(Some(PyBytes::new(py, &first)));
         }
-        let n = take(session)?;
-        let mut out = vec![0u8; n];
-        let mut got = 0;
-        while got < n {
-            match session.read_plaintext(&mut out[got..]) {
-                Ok(Some(k)) if k > 0 => got += k,
-                _ => break,
+        let mut all = BigBuf::new();
+        all.extend(&first)?;
+        drop(first);
+        while all.len() < max {
+            let step = (max - all.len()).min(READ_PIECE);
+            let taken = all.as_slice();
+            let piece = self.run(py, false, move |d| {
+                stream::continued(d, taken, |d| read(d, step))
+            })?;
+            let Some(piece) = piece else { break };
+            all.extend(&piece)?;
+            if ends(&piece, step) {
+                break;
             }
         }
-        if got == n {
-            return Some(out);
-        }
-        // Not all there after all: give back what was taken, and let the slow path run.
-        session.unread(&out[..got]);
-        None
+        Ok(Some(all.into_bytes(py)?))
     }
 
     /// Complete the handshake, waiting on the transport even when it is non-blocking (as the
@@ -198,16 +364,17 @@ impl SslSocket {
         }
         let limit = size_arg(n).unwrap_or(usize::MAX);
         if limit != usize::MAX {
-            let fast = self.read_buffered(|s| (s.pending() >= limit).then_some(limit));
-            if let Some(data) = fast {
-                return Ok(Some(PyBytes::new(py, &data).unbind()));
+            if let Some(data) = self.read_buffered(py, Buffered::Exactly(limit)) {
+                return Ok(Some(data.unbind()));
             }
         }
-        let data = self.run(py, false, move |d| stream::read_stream_to_vec(d, limit))?;
-        Ok(data.map(|d| PyBytes::new(py, &d).unbind()))
+        let ends = |piece: &[u8], asked: usize| piece.len() < asked;
+        let read = |d: &mut Locked<'_>, step| stream::read_stream_to_vec(d, step);
+        Ok(self.gather(py, limit, read, ends)?.map(Bound::unbind))
     }
 
-    /// Read into `buf` (up to `nbytes`), waiting for all of it or EOF when blocking.
+    /// Read into `buf` (up to `nbytes`; negative: all of `buf`, as MicroPython's `size_t`),
+    /// waiting for all of it or EOF when blocking.
     #[pyo3(signature = (buf, nbytes=None, /))]
     fn readinto(
         &self,
@@ -216,11 +383,10 @@ impl SslSocket {
         nbytes: Option<i64>,
     ) -> PyResult<Option<usize>> {
         let mut target = WriteBuf::extract(buf, "buf")?;
-        let len = match nbytes {
-            None => target.len(),
-            Some(n) => size_arg(n)
-                .ok_or_else(|| PyValueError::new_err("nbytes must not be negative"))?
-                .min(target.len()),
+        let len = match nbytes.map(size_arg) {
+            Some(Some(n)) => n.min(target.len()),
+            // None, or negative (a huge size_t in MicroPython): the whole buffer.
+            _ => target.len(),
         };
         if len == 0 {
             return Ok(Some(0));
@@ -246,13 +412,13 @@ impl SslSocket {
         if limit == 0 {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
-        let limit = size_arg(limit);
-        let max = limit.unwrap_or(usize::MAX);
-        if let Some(line) = self.read_buffered(|s| s.buffered_line_len(b'\n', max)) {
-            return Ok(Some(PyBytes::new(py, &line).unbind()));
+        let max = size_arg(limit).unwrap_or(usize::MAX);
+        if let Some(line) = self.read_buffered(py, Buffered::Line(max)) {
+            return Ok(Some(line.unbind()));
         }
-        let line = self.run(py, false, move |d| stream::read_line(d, limit))?;
-        Ok(line.map(|l| PyBytes::new(py, &l).unbind()))
+        let ends = |piece: &[u8], asked: usize| piece.len() < asked || piece.ends_with(b"\n");
+        let read = |d: &mut Locked<'_>, step| stream::read_line(d, Some(step));
+        Ok(self.gather(py, max, read, ends)?.map(Bound::unbind))
     }
 
     /// One TLS read: returns as soon as any plaintext is available (at most `n` bytes).
@@ -263,8 +429,8 @@ impl SslSocket {
             return Ok(Some(PyBytes::new(py, b"").unbind()));
         }
         let cap = n.min(mpssl::MAX_RECORD * 4);
-        if let Some(data) = self.read_buffered(|s| Some(s.pending().min(cap)).filter(|k| *k > 0)) {
-            return Ok(Some(PyBytes::new(py, &data).unbind()));
+        if let Some(data) = self.read_buffered(py, Buffered::UpTo(cap)) {
+            return Ok(Some(data.unbind()));
         }
         let data = self.run(py, false, move |d| {
             let mut buf = vec![0u8; cap];
@@ -279,10 +445,19 @@ impl SslSocket {
 
     /// Write all of `buf` (returns the count); non-blocking: `None` if nothing could be sent,
     /// else the partial count (repeat with the rest: see `stream::write_stream`).
-    #[pyo3(signature = (buf, /))]
-    fn write(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        let data = ReadBuf::extract(buf, "buf")?;
-        let slice = data.as_slice();
+    ///
+    /// MicroPython's forms: `write(buf, n)` writes at most `n` bytes, `write(buf, off, n)`
+    /// starts at `off`; a `str` is written as its UTF-8 encoding.
+    #[pyo3(signature = (buf, off_or_n=None, n=None, /))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        off_or_n: Option<&Bound<'_, PyAny>>,
+        n: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
+        let data = StreamData::extract(buf, "buf")?;
+        let slice = buf::window(data.as_slice(), off_or_n, n)?;
         if slice.is_empty() {
             return Ok(Some(0));
         }
@@ -290,16 +465,29 @@ impl SslSocket {
     }
 
     /// `write`, under CPython's name.
-    #[pyo3(signature = (buf, /))]
-    fn sendall(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        self.write(py, buf)
+    #[pyo3(signature = (buf, off_or_n=None, n=None, /))]
+    fn sendall(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        off_or_n: Option<&Bound<'_, PyAny>>,
+        n: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
+        self.write(py, buf, off_or_n, n)
     }
 
-    /// One TLS record: at most 16384 bytes of `buf`; returns the count sent.
-    #[pyo3(signature = (buf, /))]
-    fn send(&self, py: Python<'_>, buf: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        let data = ReadBuf::extract(buf, "buf")?;
-        let slice = data.as_slice();
+    /// One TLS record: at most 16384 bytes of `buf`; returns the count sent. Takes the same
+    /// forms as `write`.
+    #[pyo3(signature = (buf, off_or_n=None, n=None, /))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        off_or_n: Option<&Bound<'_, PyAny>>,
+        n: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
+        let data = StreamData::extract(buf, "buf")?;
+        let slice = buf::window(data.as_slice(), off_or_n, n)?;
         if slice.is_empty() {
             return Ok(Some(0));
         }
@@ -346,13 +534,13 @@ impl SslSocket {
     }
 
     /// Decrypted bytes readable without touching the socket.
-    fn pending(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.lock().stream.session_mut().pending())
+    fn pending(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with_state(py, |state| state.stream.pending())
     }
 
     /// `selectors.EVENT_READ`/`EVENT_WRITE` bits the last unfinished call waits on.
-    fn wants(&self, py: Python<'_>) -> u8 {
-        let interest = py.detach(|| self.lock().stream.interest());
+    fn wants(&self, py: Python<'_>) -> PyResult<u8> {
+        let interest = self.with_state(py, |state| state.stream.interest())?;
         let mut mask = 0;
         if interest.read {
             mask |= EVENT_READ;
@@ -360,14 +548,13 @@ impl SslSocket {
         if interest.write {
             mask |= EVENT_WRITE;
         }
-        mask
+        Ok(mask)
     }
 
     /// `(suite, version)`, e.g. `('TLS-AES-256-GCM-SHA384', 'TLSv1.3')`; `None` before the
     /// handshake or after close.
-    fn cipher(&self, py: Python<'_>) -> Option<(&'static str, &'static str)> {
-        py.detach(|| {
-            let state = self.lock();
+    fn cipher(&self, py: Python<'_>) -> PyResult<Option<(&'static str, &'static str)>> {
+        self.with_state(py, |state| {
             let session = state.stream.session();
             if session.is_closed() {
                 return None;
@@ -377,9 +564,8 @@ impl SslSocket {
     }
 
     /// `'TLSv1.3'` or `'TLSv1.2'` once the handshake is done.
-    fn version(&self, py: Python<'_>) -> Option<&'static str> {
-        py.detach(|| {
-            let state = self.lock();
+    fn version(&self, py: Python<'_>) -> PyResult<Option<&'static str>> {
+        self.with_state(py, |state| {
             let session = state.stream.session();
             if session.is_closed() {
                 return None;
@@ -389,23 +575,22 @@ impl SslSocket {
     }
 
     /// The negotiated key-exchange group, e.g. `'X25519MLKEM768'`.
-    fn key_exchange_group(&self, py: Python<'_>) -> Option<String> {
-        py.detach(|| self.lock().stream.session().key_exchange_group())
+    fn key_exchange_group(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.with_state(py, |state| state.stream.session().key_exchange_group())
     }
 
     /// The peer's leaf certificate: DER bytes with `binary_form=True`, else CPython's dict.
     /// Available in every verify mode (Difference to CPython: not only after verification).
     #[pyo3(signature = (binary_form=false))]
     fn getpeercert(&self, py: Python<'_>, binary_form: bool) -> PyResult<Option<Py<PyAny>>> {
-        let leaf: Option<Vec<u8>> = py.detach(|| {
-            let state = self.lock();
+        let leaf: Option<Vec<u8>> = self.with_state(py, |state| {
             state
                 .stream
                 .session()
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| c.to_vec())
-        });
+        })?;
         let Some(leaf) = leaf else {
             return Ok(None);
         };
@@ -443,14 +628,13 @@ impl SslSocket {
 
     /// The peer's certificate chain as DER bytes, leaf first.
     fn get_peer_cert_chain(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
-        let chain: Option<Vec<Vec<u8>>> = py.detach(|| {
-            let state = self.lock();
+        let chain: Option<Vec<Vec<u8>>> = self.with_state(py, |state| {
             state
                 .stream
                 .session()
                 .peer_certificates()
                 .map(|c| c.iter().map(|d| d.to_vec()).collect())
-        });
+        })?;
         match chain {
             None => Ok(None),
             Some(chain) => {
@@ -462,12 +646,15 @@ impl SslSocket {
     }
 
     /// Send close_notify (once, best effort), then close the wrapped object. Idempotent.
+    /// When the application already closed the wrapped socket, nothing is sent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let first = py.detach(|| {
-            let mut state = self.lock();
+        let fd = self.enter(py).ok().flatten();
+        let first = self.with_state(py, |state| {
+            state.stream.get_mut().install(fd);
             state.stream.close();
+            state.stream.get_mut().install(None);
             !std::mem::replace(&mut state.sock_closed, true)
-        });
+        })?;
         if first {
             let sock = self.sock.bind(py);
             if sock.hasattr("close")? {
@@ -497,14 +684,14 @@ impl SslSocket {
 
     /// True when the handshake resumed an earlier session.
     #[getter]
-    fn session_reused(&self, py: Python<'_>) -> bool {
-        py.detach(|| self.lock().stream.session().session_reused())
+    fn session_reused(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with_state(py, |state| state.stream.session().session_reused())
     }
 
     /// After EOF: `True` for close_notify, `False` for a bare TCP EOF; `None` before EOF.
     #[getter]
-    fn eof_was_clean(&self, py: Python<'_>) -> Option<bool> {
-        py.detach(|| self.lock().stream.session().eof_was_clean())
+    fn eof_was_clean(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        self.with_state(py, |state| state.stream.session().eof_was_clean())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -519,7 +706,10 @@ impl SslSocket {
     fn __repr__(&self, py: Python<'_>) -> String {
         let side = if self.server_side { "server" } else { "client" };
         py.detach(|| {
-            let state = self.lock();
+            let Ok(state) = self.lock() else {
+                // Called from its own verify_callback: the handshake is running.
+                return format!("<SSLSocket {side} handshaking>");
+            };
             let session = state.stream.session();
             if session.is_closed() {
                 return format!("<SSLSocket {side} closed>");
@@ -535,9 +725,8 @@ impl SslSocket {
     /// `mbedtls_ssl_get_verify_result`): `0` when it did, the `MBEDTLS_X509_BADCERT_*` bits of
     /// every reason when not, `None` before the handshake completed or when the peer sent no
     /// certificate. Decided by the engine (`Session::verify_result`).
-    fn verify_result(&self, py: Python<'_>) -> Option<u32> {
-        py.detach(|| {
-            let state = self.lock();
+    fn verify_result(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+        self.with_state(py, |state| {
             state.stream.session().verify_result().map(|f| f.bits())
         })
     }
@@ -545,7 +734,7 @@ impl SslSocket {
 
 impl SslSocket {
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        let closed = py.detach(|| self.lock().sock_closed);
+        let closed = self.with_state(py, |state| state.sock_closed)?;
         if closed {
             return Err(PyOSError::new_err((
                 libc::EBADF,

@@ -34,9 +34,6 @@ pub struct Session {
     closed: bool,
     /// `Some(clean)` once the peer has ended the stream after the handshake.
     eof: Option<bool>,
-    /// Plaintext given back by a stream read that failed without ending the session (a
-    /// time-out), served before anything else so that nothing is lost.
-    unread: Vec<u8>,
     /// A fatal error found after plaintext that arrived before it: raised once that plaintext
     /// has been read (as CPython does), so good data before a bad record is not lost.
     deferred: Option<Error>,
@@ -76,7 +73,6 @@ impl Session {
             sticky: None,
             closed: false,
             eof: None,
-            unread: Vec::new(),
             deferred: None,
             close_watch: CloseWatch::default(),
             peer_check,
@@ -193,12 +189,6 @@ impl Session {
     /// plaintext yet, more ciphertext is needed.
     pub fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         self.check()?;
-        if !self.unread.is_empty() {
-            let n = buf.len().min(self.unread.len());
-            buf[..n].copy_from_slice(&self.unread[..n]);
-            self.unread.drain(..n);
-            return Ok(Some(n));
-        }
         match self.conn.reader().read(buf) {
             Ok(0) if !buf.is_empty() => {
                 self.eof = Some(true);
@@ -217,17 +207,6 @@ impl Session {
         limit: usize,
     ) -> Result<Until, Error> {
         self.check()?;
-        if !self.unread.is_empty() {
-            let room = limit.saturating_sub(out.len());
-            let window = &self.unread[..self.unread.len().min(room)];
-            let (take, found) = match window.iter().position(|&b| b == delim) {
-                Some(i) => (i + 1, true),
-                None => (window.len(), false),
-            };
-            out.extend_from_slice(&window[..take]);
-            self.unread.drain(..take);
-            return Ok(if found { Until::Found } else { Until::Copied });
-        }
         let mut reader = self.conn.reader();
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
@@ -283,43 +262,35 @@ impl Session {
             .map_err(|e| self.fail(Error::Io(e.into())))
     }
 
-    /// The length of a complete line (up to and including `delim`, or `limit` bytes) at the
-    /// front of the decrypted plaintext, without consuming it; `None` when the buffered
-    /// plaintext does not yet hold one. Only the first buffered chunk is examined.
-    pub fn buffered_line_len(&mut self, delim: u8, limit: usize) -> Option<usize> {
-        if !self.unread.is_empty() {
+    /// The first run of decrypted plaintext waiting to be read (rustls's first buffered
+    /// chunk), without consuming it; `None` when there is none, or while the handshake runs
+    /// or after a failure or close.
+    pub fn buffered_chunk(&mut self) -> Option<&[u8]> {
+        if self.is_invalid() || self.conn.is_handshaking() {
             return None;
         }
-        let chunk = self.conn.reader().into_first_chunk().ok()?;
-        let window = &chunk[..chunk.len().min(limit)];
-        match window.iter().position(|&b| b == delim) {
-            Some(i) => Some(i + 1),
-            None if window.len() == limit && limit > 0 => Some(limit),
-            None => None,
-        }
+        self.conn
+            .reader()
+            .into_first_chunk()
+            .ok()
+            .filter(|c| !c.is_empty())
     }
 
-    /// Decrypted bytes waiting to be read.
+    /// Consume `n` bytes of the plaintext [`Session::buffered_chunk`] returned.
+    pub fn consume_buffered(&mut self, n: usize) {
+        self.conn.reader().consume(n);
+    }
+
+    /// Decrypted bytes waiting to be read (the first decrypted chunk; a [`TlsStream`] adds
+    /// the bytes a read gave back: [`TlsStream::pending`]).
+    ///
+    /// [`TlsStream`]: crate::TlsStream
+    /// [`TlsStream::pending`]: crate::TlsStream::pending
     pub fn pending(&mut self) -> usize {
-        if !self.unread.is_empty() {
-            return self.unread.len();
-        }
         match self.conn.reader().fill_buf() {
             Ok(chunk) => chunk.len(),
             Err(_) => 0,
         }
-    }
-
-    /// Give plaintext back: the next reads return `data` first. Used by stream reads that
-    /// fail without ending the session (a time-out) after taking some bytes.
-    pub fn unread(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        let mut joined = Vec::with_capacity(data.len() + self.unread.len());
-        joined.extend_from_slice(data);
-        joined.extend_from_slice(&self.unread);
-        self.unread = joined;
     }
 
     /// Queue a close_notify alert (once), if the handshake completed without error.

@@ -27,6 +27,17 @@ pub struct Interest {
     pub write: bool,
 }
 
+/// What [`TlsStream::read_buffered`] serves from plaintext already decrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffered {
+    /// Exactly this many bytes (a `read(n)`).
+    Exactly(usize),
+    /// A line: up to and including `\n`, or this many bytes.
+    Line(usize),
+    /// What is there, at most this many bytes, at least one (a `recv(n)`).
+    UpTo(usize),
+}
+
 /// A TLS connection over a transport `T`.
 #[derive(Debug)]
 pub struct TlsStream<T> {
@@ -37,6 +48,9 @@ pub struct TlsStream<T> {
     /// full when the call returned: not counted then, counted by the repeat of the write
     /// (with the same data) that finishes sending it, as Mbed TLS's `mbedtls_ssl_write` does.
     unacked: Vec<u8>,
+    /// Plaintext given back by a stream read that failed without ending the session (a
+    /// time-out), served before anything else so that nothing is lost.
+    unread: Vec<u8>,
 }
 
 impl SslContext {
@@ -58,6 +72,7 @@ impl<T: Read + Write> TlsStream<T> {
             io,
             waiting: Interest::default(),
             unacked: Vec::new(),
+            unread: Vec::new(),
         }
     }
 
@@ -84,6 +99,27 @@ impl<T: Read + Write> TlsStream<T> {
     /// Give back the transport.
     pub fn into_inner(self) -> T {
         self.io
+    }
+
+    /// Decrypted bytes readable without touching the transport (bytes a read gave back, or
+    /// else the first decrypted chunk).
+    pub fn pending(&mut self) -> usize {
+        if !self.unread.is_empty() {
+            return self.unread.len();
+        }
+        self.session.pending()
+    }
+
+    /// Give plaintext back: the next reads return `data` first. Used by stream reads that
+    /// fail without ending the session (a time-out) after taking some bytes.
+    pub fn unread(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut joined = Vec::with_capacity(data.len() + self.unread.len());
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(&self.unread);
+        self.unread = joined;
     }
 
     /// What the last call that could not complete was waiting for, plus writable when
@@ -159,6 +195,12 @@ impl<T: Read + Write> TlsStream<T> {
         if buf.is_empty() {
             return Ok(0);
         }
+        if !self.unread.is_empty() {
+            let n = buf.len().min(self.unread.len());
+            buf[..n].copy_from_slice(&self.unread[..n]);
+            self.unread.drain(..n);
+            return Ok(n);
+        }
         loop {
             if !self.session.is_handshaking() {
                 if let Some(n) = self.session.read_plaintext(buf)? {
@@ -221,6 +263,46 @@ impl<T: Read + Write> TlsStream<T> {
         Ok(Some(std::mem::take(&mut self.unacked).len()))
     }
 
+    /// Serve a read from plaintext already decrypted, without touching the transport, the
+    /// handshake or any error: `make` gets the bytes and builds the result (a front end makes
+    /// its bytes object straight from them). Only the first buffered run is looked at (bytes
+    /// given back, or one decrypted record). `None` when it does not hold all of `want`: run
+    /// the stream read instead (it returns the same bytes, and more).
+    pub fn read_buffered<R>(&mut self, want: Buffered, make: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let from_unread = !self.unread.is_empty();
+        let chunk = if from_unread {
+            if self.session.is_invalid() {
+                return None;
+            }
+            &self.unread[..]
+        } else {
+            self.session.buffered_chunk()?
+        };
+        let n = match want {
+            Buffered::Exactly(n) if chunk.len() >= n => n,
+            Buffered::Exactly(_) => return None,
+            Buffered::Line(limit) => {
+                let window = &chunk[..chunk.len().min(limit)];
+                match window.iter().position(|&b| b == b'\n') {
+                    Some(i) => i + 1,
+                    None if window.len() == limit => limit,
+                    None => return None,
+                }
+            }
+            Buffered::UpTo(most) => chunk.len().min(most),
+        };
+        if n == 0 {
+            return None;
+        }
+        let result = make(&chunk[..n]);
+        if from_unread {
+            self.unread.drain(..n);
+        } else {
+            self.session.consume_buffered(n);
+        }
+        Some(result)
+    }
+
     /// Stream read (MicroPython `read(n)`/`readinto`); see [`read_stream`].
     pub fn read_stream(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         read_stream(self, buf)
@@ -243,6 +325,19 @@ impl<T: Read + Write> TlsStream<T> {
     pub fn read_line_some(&mut self, line: &mut Vec<u8>, limit: usize) -> Result<bool, Error> {
         self.waiting = Interest::default();
         self.session.check()?;
+        if !self.unread.is_empty() {
+            let room = limit.saturating_sub(line.len());
+            let window = &self.unread[..self.unread.len().min(room)];
+            let (take, found) = match window.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (window.len(), false),
+            };
+            line.extend_from_slice(&window[..take]);
+            self.unread.drain(..take);
+            if found || line.len() >= limit {
+                return Ok(true);
+            }
+        }
         while line.len() < limit {
             if !self.session.is_handshaking() {
                 match self.session.read_plaintext_until(b'\n', line, limit)? {
@@ -397,6 +492,18 @@ pub fn read_line<D: Driver>(
     }
 }
 
+/// Run `read` (a [`read_line`] or [`read_stream_to_vec`]) as the next piece of a read whose
+/// first `taken` bytes earlier calls returned: on an error that leaves the session usable,
+/// `taken` is given back too, so the next read starts at the first byte (a front end that
+/// gathers a long read in pieces of its own memory).
+pub fn continued<D: Driver, R>(
+    driver: &mut D,
+    taken: &[u8],
+    read: impl FnOnce(&mut D) -> Result<R, Error>,
+) -> Result<R, Error> {
+    read(driver).map_err(|e| give_back(driver, taken, e))
+}
+
 /// A stream read failed after taking `taken`: when the session lives on (a time-out, an
 /// interrupted wait), give the bytes back so the next read returns them; else drop them with
 /// the session. Returns `e`.
@@ -404,7 +511,7 @@ fn give_back<D: Driver>(driver: &mut D, taken: &[u8], e: Error) -> Error {
     if !taken.is_empty() && !e.is_fatal() {
         // The step only touches memory: it cannot block or fail.
         let _ = driver.step(&mut |s| {
-            s.session_mut().unread(taken);
+            s.unread(taken);
             Ok(())
         });
     }

@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::*;
-use mpssl::{Error, MAX_RECORD};
+use mpssl::{Error, TlsStream, MAX_RECORD};
 
 #[test]
 fn small_messages_both_ways() {
@@ -167,4 +167,84 @@ fn blocking_loopback_tcp_echo() {
     assert_eq!(echoed, data);
     tls.close();
     assert_eq!(server.join().unwrap().unwrap(), data.len());
+}
+
+#[test]
+fn read_buffered_serves_only_plaintext_already_decrypted() {
+    use mpssl::stream::Buffered;
+
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    // Nothing decrypted yet: the fast path declines and touches nothing.
+    assert_eq!(s.read_buffered(Buffered::UpTo(10), <[u8]>::to_vec), None);
+    c.write_stream(b"line1\nline2\nrest").unwrap();
+    // One byte through the stream read decrypts the whole record.
+    assert_eq!(read_exactly(&mut s, 1), b"l");
+    let line = |s: &mut TlsStream<ScriptedIo>, limit| {
+        s.read_buffered(Buffered::Line(limit), <[u8]>::to_vec)
+    };
+    assert_eq!(line(&mut s, usize::MAX).as_deref(), Some(&b"ine1\n"[..]));
+    assert_eq!(line(&mut s, 3).as_deref(), Some(&b"lin"[..]));
+    assert_eq!(line(&mut s, usize::MAX).as_deref(), Some(&b"e2\n"[..]));
+    // "rest" holds no newline and is shorter than the limit: the stream read must run.
+    assert_eq!(line(&mut s, usize::MAX), None);
+    assert_eq!(s.read_buffered(Buffered::Exactly(5), <[u8]>::to_vec), None);
+    assert_eq!(
+        s.read_buffered(Buffered::UpTo(2), <[u8]>::to_vec)
+            .as_deref(),
+        Some(&b"re"[..])
+    );
+    assert_eq!(
+        s.read_buffered(Buffered::Exactly(2), <[u8]>::to_vec)
+            .as_deref(),
+        Some(&b"st"[..])
+    );
+    assert_eq!(s.read_buffered(Buffered::UpTo(2), <[u8]>::to_vec), None);
+    assert_eq!(s.session_mut().pending(), 0);
+}
+
+#[test]
+fn read_buffered_serves_given_back_bytes_first_one_run_at_a_time() {
+    use mpssl::stream::Buffered;
+
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    // Two records, decrypted by one transport read.
+    c.write_stream(b"abc").unwrap();
+    c.write_stream(b"defgh").unwrap();
+    assert_eq!(read_exactly(&mut s, 1), b"a");
+    s.unread(b"xy");
+    let take = |s: &mut TlsStream<ScriptedIo>, want| s.read_buffered(want, <[u8]>::to_vec);
+    assert_eq!(
+        take(&mut s, Buffered::Exactly(1)).as_deref(),
+        Some(&b"x"[..])
+    );
+    // Only one run is looked at: the rest of the given-back bytes.
+    assert_eq!(take(&mut s, Buffered::Exactly(2)), None);
+    assert_eq!(take(&mut s, Buffered::UpTo(5)).as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        take(&mut s, Buffered::Exactly(2)).as_deref(),
+        Some(&b"bc"[..])
+    );
+    assert_eq!(take(&mut s, Buffered::Line(9)), None);
+    // The stream read returns the rest, in order.
+    assert_eq!(read_exactly(&mut s, 5), b"defgh");
+}
+
+#[test]
+fn bytes_given_back_come_first_for_every_stream_read() {
+    let f = fixture();
+    let (mut c, mut s) = stream_pair(&f.client, &f.server, Some("server.test"));
+    pump_handshake(&mut c, &mut s).unwrap();
+    s.unread(b"ab\ncd");
+    assert_eq!(s.pending(), 5);
+    assert_eq!(s.read_line(None).unwrap().as_deref(), Some(&b"ab\n"[..]));
+    c.write_stream(b"ef\ngh").unwrap();
+    // The line starts in the given-back bytes and ends in the next record.
+    assert_eq!(s.read_line(None).unwrap().as_deref(), Some(&b"cdef\n"[..]));
+    s.unread(b"xy");
+    assert_eq!(read_exactly(&mut s, 4), b"xygh");
+    assert_eq!(s.pending(), 0);
 }
