@@ -10,6 +10,7 @@ use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback, Verify
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
+use crate::gil;
 use crate::pysock::{FdSocket, ObjectSocket, Transport};
 use crate::socket::SslSocket;
 
@@ -160,8 +161,7 @@ impl Context {
         let key = ReadBuf::extract(keyfile, "keyfile")?;
         let cert = ReadBuf::extract(certfile, "certfile")?;
         let (key, cert) = (key.as_slice(), cert.as_slice());
-        py.detach(|| self.write().load_cert_chain(cert, key))
-            .map_err(|e| error::to_py(py, e))
+        gil::detach(py, || self.write().load_cert_chain(cert, key)).map_err(|e| error::to_py(py, e))
     }
 
     /// Add trusted CA certificates from data (one DER certificate or PEM). Both arguments
@@ -186,7 +186,7 @@ impl Context {
         for source in given {
             let data = ReadBuf::extract(source, "cadata")?;
             let data = data.as_slice();
-            py.detach(|| self.write().load_verify_locations(data))
+            gil::detach(py, || self.write().load_verify_locations(data))
                 .map_err(|e| error::to_py(py, e))?;
         }
         Ok(())
@@ -307,10 +307,12 @@ struct PyVerifyCallback(Py<PyAny>);
 
 impl VerifyCallback for PyVerifyCallback {
     fn verify(&self, cert: &[u8], depth: usize) -> Result<(), CallbackAbort> {
-        Python::attach(|py| {
+        gil::attach(|py| {
             let raised = |e: PyErr| CallbackAbort::Failed(Arc::new(PythonRaised(e)));
             let view = PyMemoryView::from(PyBytes::new(py, cert).as_any()).map_err(raised)?;
-            let result = self.0.bind(py).call1((view, depth)).map_err(raised)?;
+            let depth = PyInt::new(py, depth);
+            let result =
+                gil::call2(self.0.bind(py), view.as_any(), depth.as_any()).map_err(raised)?;
             let code: i64 = match result.extract() {
                 Ok(code) => code,
                 Err(_) => {

@@ -18,6 +18,7 @@ use mpssl::{Error, Session, TlsStream};
 use crate::buf::{ReadBuf, WriteBuf};
 use crate::context::Context;
 use crate::error;
+use crate::gil;
 use crate::pysock::{poll_fd, Mode, Transport};
 
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
@@ -136,7 +137,7 @@ impl SslSocket {
         F: FnOnce(&mut Locked<'_>) -> Result<R, Error> + Send,
     {
         let wait = self.wait_policy(py, always_wait)?;
-        let result = py.detach(|| op(&mut Locked { socket: self, wait }));
+        let result = gil::detach(py, || op(&mut Locked { socket: self, wait }));
         result.map_err(|e| error::to_py(py, e))
     }
 
@@ -317,42 +318,38 @@ impl SslSocket {
     #[pyo3(signature = (flag, /))]
     fn setblocking(&self, py: Python<'_>, flag: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        Ok(self
-            .sock
-            .bind(py)
-            .call_method1("setblocking", (flag,))?
-            .unbind())
+        let sock = self.sock.bind(py);
+        Ok(gil::call_method1(sock, pyo3::intern!(py, "setblocking"), flag)?.unbind())
     }
 
     /// Forward to the wrapped object's `settimeout`.
     #[pyo3(signature = (value, /))]
     fn settimeout(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        Ok(self
-            .sock
-            .bind(py)
-            .call_method1("settimeout", (value,))?
-            .unbind())
+        let sock = self.sock.bind(py);
+        Ok(gil::call_method1(sock, pyo3::intern!(py, "settimeout"), value)?.unbind())
     }
 
     /// The wrapped object's `gettimeout()`.
     fn gettimeout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.sock.bind(py).call_method0("gettimeout")?.unbind())
+        let sock = self.sock.bind(py);
+        Ok(gil::call_method0(sock, pyo3::intern!(py, "gettimeout"))?.unbind())
     }
 
     /// The wrapped socket's file descriptor.
     fn fileno(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.sock.bind(py).call_method0("fileno")?.unbind())
+        let sock = self.sock.bind(py);
+        Ok(gil::call_method0(sock, pyo3::intern!(py, "fileno"))?.unbind())
     }
 
     /// Decrypted bytes readable without touching the socket.
     fn pending(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.lock().stream.session_mut().pending())
+        gil::detach(py, || self.lock().stream.session_mut().pending())
     }
 
     /// `selectors.EVENT_READ`/`EVENT_WRITE` bits the last unfinished call waits on.
     fn wants(&self, py: Python<'_>) -> u8 {
-        let interest = py.detach(|| self.lock().stream.interest());
+        let interest = gil::detach(py, || self.lock().stream.interest());
         let mut mask = 0;
         if interest.read {
             mask |= EVENT_READ;
@@ -366,7 +363,7 @@ impl SslSocket {
     /// `(suite, version)`, e.g. `('TLS-AES-256-GCM-SHA384', 'TLSv1.3')`; `None` before the
     /// handshake or after close.
     fn cipher(&self, py: Python<'_>) -> Option<(&'static str, &'static str)> {
-        py.detach(|| {
+        gil::detach(py, || {
             let state = self.lock();
             let session = state.stream.session();
             if session.is_closed() {
@@ -378,7 +375,7 @@ impl SslSocket {
 
     /// `'TLSv1.3'` or `'TLSv1.2'` once the handshake is done.
     fn version(&self, py: Python<'_>) -> Option<&'static str> {
-        py.detach(|| {
+        gil::detach(py, || {
             let state = self.lock();
             let session = state.stream.session();
             if session.is_closed() {
@@ -390,14 +387,14 @@ impl SslSocket {
 
     /// The negotiated key-exchange group, e.g. `'X25519MLKEM768'`.
     fn key_exchange_group(&self, py: Python<'_>) -> Option<String> {
-        py.detach(|| self.lock().stream.session().key_exchange_group())
+        gil::detach(py, || self.lock().stream.session().key_exchange_group())
     }
 
     /// The peer's leaf certificate: DER bytes with `binary_form=True`, else CPython's dict.
     /// Available in every verify mode (Difference to CPython: not only after verification).
     #[pyo3(signature = (binary_form=false))]
     fn getpeercert(&self, py: Python<'_>, binary_form: bool) -> PyResult<Option<Py<PyAny>>> {
-        let leaf: Option<Vec<u8>> = py.detach(|| {
+        let leaf: Option<Vec<u8>> = gil::detach(py, || {
             let state = self.lock();
             state
                 .stream
@@ -443,7 +440,7 @@ impl SslSocket {
 
     /// The peer's certificate chain as DER bytes, leaf first.
     fn get_peer_cert_chain(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
-        let chain: Option<Vec<Vec<u8>>> = py.detach(|| {
+        let chain: Option<Vec<Vec<u8>>> = gil::detach(py, || {
             let state = self.lock();
             state
                 .stream
@@ -463,7 +460,7 @@ impl SslSocket {
 
     /// Send close_notify (once, best effort), then close the wrapped object. Idempotent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let first = py.detach(|| {
+        let first = gil::detach(py, || {
             let mut state = self.lock();
             state.stream.close();
             !std::mem::replace(&mut state.sock_closed, true)
@@ -471,7 +468,7 @@ impl SslSocket {
         if first {
             let sock = self.sock.bind(py);
             if sock.hasattr("close")? {
-                sock.call_method0("close")?;
+                gil::call_method0(sock, pyo3::intern!(py, "close"))?;
             }
         }
         Ok(())
@@ -498,13 +495,13 @@ impl SslSocket {
     /// True when the handshake resumed an earlier session.
     #[getter]
     fn session_reused(&self, py: Python<'_>) -> bool {
-        py.detach(|| self.lock().stream.session().session_reused())
+        gil::detach(py, || self.lock().stream.session().session_reused())
     }
 
     /// After EOF: `True` for close_notify, `False` for a bare TCP EOF; `None` before EOF.
     #[getter]
     fn eof_was_clean(&self, py: Python<'_>) -> Option<bool> {
-        py.detach(|| self.lock().stream.session().eof_was_clean())
+        gil::detach(py, || self.lock().stream.session().eof_was_clean())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -518,7 +515,7 @@ impl SslSocket {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let side = if self.server_side { "server" } else { "client" };
-        py.detach(|| {
+        gil::detach(py, || {
             let state = self.lock();
             let session = state.stream.session();
             if session.is_closed() {
@@ -534,7 +531,7 @@ impl SslSocket {
 
 impl SslSocket {
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        let closed = py.detach(|| self.lock().sock_closed);
+        let closed = gil::detach(py, || self.lock().sock_closed);
         if closed {
             return Err(PyOSError::new_err((
                 libc::EBADF,
