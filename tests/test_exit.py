@@ -144,8 +144,8 @@ else:
 worker = threading.Thread(target=work, daemon=True)
 worker.start()
 tid = worker.native_id
-if scenario in ("verify", "close"):
-    entered.wait()
+if scenario in ("verify", "close") and not entered.wait(10):
+    raise SystemExit(f"{scenario}: the worker never reached the Python code")
 
 
 def quiet(tid):
@@ -158,7 +158,10 @@ def quiet(tid):
     return blocked(tid) and switches(tid) == n
 
 
+deadline = time.monotonic() + 10
 while not quiet(tid):  # inside the mpssl call, waiting with the GIL released
+    if time.monotonic() > deadline:
+        raise SystemExit(f"{scenario}: the worker never blocked")
     time.sleep(0.001)
 
 
