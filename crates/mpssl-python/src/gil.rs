@@ -214,3 +214,36 @@ pub(crate) fn call2<'py>(
     guard.disarm();
     owned(callable.py(), ret)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ParkOnExit;
+
+    /// A Rust panic is not a forced unwind: the guard lets it through (PyO3 turns it into
+    /// `PanicException`) instead of parking the thread.
+    /// (Without the `panicking()` check the helper thread parks and the wait times out.)
+    #[test]
+    fn a_rust_panic_passes_the_guard() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let caught = std::panic::catch_unwind(|| {
+                let _guard = ParkOnExit::arm();
+                panic!("a bug, not an exit");
+            });
+            let _ = tx.send(caught.is_err());
+        });
+        let caught = rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(
+            caught.ok(),
+            Some(true),
+            "the guard parked a panicking thread"
+        );
+    }
+
+    /// A disarmed guard does nothing.
+    #[test]
+    fn a_disarmed_guard_returns() {
+        let guard = ParkOnExit::arm();
+        guard.disarm();
+    }
+}
