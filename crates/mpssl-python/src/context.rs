@@ -367,7 +367,7 @@ fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
     let py = sock.py();
     let socket_type = py.import("socket")?.getattr("socket")?;
     if sock.is_instance(&socket_type)? {
-        let fd: i64 = sock.call_method0("fileno")?.extract()?;
+        let fd: i64 = gil::call_method0(sock, pyo3::intern!(py, "fileno"))?.extract()?;
         let fd = i32::try_from(fd)
             .ok()
             .filter(|fd| *fd >= 0)

@@ -55,9 +55,26 @@
 //! later `atexit` handlers may still be waiting for (close a connection, then join its reader
 //! thread), turning a clean exit into a hang. `Py_IsFinalizing` is not in the 3.11 limited API.
 //!
+//! # What it rests on
+//!
+//! Rust runs a frame's landing pads (drops) during a glibc forced unwind, and its
+//! `catch_unwind` catches one and aborts (rust-lang/rust issue 65441, PR 65646). RFC 2945
+//! ("C-unwind") leaves a forced unwind through frames with destructors unspecified: the same
+//! ground PyO3's own guards stand on. Were Rust ever to skip landing pads for forced unwinds
+//! (rust-lang/rust issue 101469), it would skip `catch_unwind` too, and the thread would end
+//! without running any Rust code: no abort either way.
+//!
 //! A Rust panic is not a forced unwind: [`ParkOnExit`] lets it through (PyO3 turns it into
 //! `PanicException`). On Windows, CPython ends the thread with `_endthreadex`, which runs no
 //! landing pads: nothing to catch, nothing aborts.
+//!
+//! # What is left
+//!
+//! Python code that PyO3 runs implicitly in a frame of ours that holds no guard: a finalizer
+//! run by the cycle collector during an allocation in a `#[pymethods]` body, a `__getattr__`
+//! behind `hasattr`, a `__del__` run by a drop. If the interpreter ends the thread there, the
+//! unwind still reaches PyO3's `catch_unwind` (every PyO3 extension on CPython < 3.14 shares
+//! this); mpssl's own releases of the GIL and its own calls into Python never do.
 
 use std::marker::PhantomData;
 use std::ptr;
