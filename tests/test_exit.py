@@ -101,9 +101,9 @@ def switches(tid):
 
 
 def blocked(tid):
-    """In a kernel wait (poll, socket wait or futex), not running."""
-    stat, wchan = task(tid, "stat"), task(tid, "wchan") or ""
-    return stat is not None and stat.rsplit(")", 1)[1].split()[0] in "SD" and wchan not in ("", "0")
+    """Asleep in the kernel (poll, a socket wait or a futex), not running."""
+    stat = task(tid, "stat")
+    return stat is not None and stat.rsplit(")", 1)[1].split()[0] in ("S", "D")
 
 
 server = None
