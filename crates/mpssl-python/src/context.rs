@@ -10,6 +10,7 @@ use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback};
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
+use crate::gil;
 use crate::pysock::{self, FdSocket, ObjectSocket, Transport};
 use crate::socket::SslSocket;
 
@@ -150,12 +151,11 @@ impl Context {
     ) -> PyResult<()> {
         let key = ReadBuf::extract(keyfile, "keyfile")?;
         let key = key.as_slice();
-        let key = py
-            .detach(|| self.read().parse_private_key(key))
+        let key = gil::detach(py, || self.read().parse_private_key(key))
             .map_err(|e| error::to_py(py, e))?;
         let cert = ReadBuf::extract(certfile, "certfile")?;
         let cert = cert.as_slice();
-        py.detach(|| self.write().load_cert_chain_with_key(cert, key))
+        gil::detach(py, || self.write().load_cert_chain_with_key(cert, key))
             .map_err(|e| error::to_py(py, e))
     }
 
@@ -181,7 +181,7 @@ impl Context {
         for source in given {
             let data = ReadBuf::extract(source, "cadata")?;
             let data = data.as_slice();
-            py.detach(|| self.write().load_verify_locations(data))
+            gil::detach(py, || self.write().load_verify_locations(data))
                 .map_err(|e| error::to_py(py, e))?;
         }
         Ok(())
@@ -303,10 +303,12 @@ struct PyVerifyCallback(Py<PyAny>);
 
 impl VerifyCallback for PyVerifyCallback {
     fn verify(&self, cert: &[u8], depth: usize) -> Result<(), CallbackAbort> {
-        Python::attach(|py| {
+        gil::attach(|py| {
             let raised = |e: PyErr| CallbackAbort::Failed(Arc::new(PythonRaised(e)));
             let view = PyMemoryView::from(PyBytes::new(py, cert).as_any()).map_err(raised)?;
-            let result = self.0.bind(py).call1((view, depth)).map_err(raised)?;
+            let depth_int = PyInt::new(py, depth);
+            let result =
+                gil::call2(self.0.bind(py), view.as_any(), depth_int.as_any()).map_err(raised)?;
             let code: i64 = match result.extract() {
                 Ok(code) => code,
                 Err(_) => {
@@ -359,7 +361,7 @@ fn hostname_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
 /// The fast path for real sockets, the method path for anything stream-like.
 fn transport_for(sock: &Bound<'_, PyAny>) -> PyResult<Transport> {
     if pysock::is_plain_socket(sock)? {
-        let fd: i64 = sock.call_method0("fileno")?.extract()?;
+        let fd: i64 = gil::call_method0(sock, pyo3::intern!(sock.py(), "fileno"))?.extract()?;
         let fd = i32::try_from(fd)
             .ok()
             .filter(|fd| *fd >= 0)

@@ -10,6 +10,7 @@
 mod buf;
 mod context;
 mod error;
+mod gil;
 mod pysock;
 mod socket;
 

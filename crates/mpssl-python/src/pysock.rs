@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBlockingIOError, PyTimeoutError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use mpssl::Interest;
 
 use crate::error::carry;
+use crate::gil;
 
 /// How a socket's file descriptor behaves, from `socket.gettimeout()`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,9 +35,8 @@ pub(crate) enum Mode {
 impl Mode {
     /// Read the mode of a Python socket.
     pub(crate) fn of(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let timeout: Option<f64> = sock
-            .call_method0(pyo3::intern!(sock.py(), "gettimeout"))?
-            .extract()?;
+        let timeout: Option<f64> =
+            gil::call_method0(sock, pyo3::intern!(sock.py(), "gettimeout"))?.extract()?;
         Ok(match timeout {
             None => Self::Blocking,
             Some(t) if t <= 0.0 => Self::NonBlocking,
@@ -317,7 +317,7 @@ pub(crate) fn poll_fd(fd: RawFd, interest: Interest, deadline: Option<Instant>) 
 
 /// Run pending Python signal handlers (Ctrl-C) after an interrupted system call.
 fn check_signals() -> io::Result<()> {
-    Python::attach(|py| py.check_signals()).map_err(|e| carry(io::ErrorKind::Interrupted, e))
+    gil::attach(|py| py.check_signals()).map_err(|e| carry(io::ErrorKind::Interrupted, e))
 }
 
 /// Which methods of a Python object move bytes.
@@ -358,9 +358,10 @@ impl ObjectSocket {
             Methods::Socket => "recv_into",
             Methods::Stream => "readinto",
         };
-        Python::attach(|py| {
+        gil::attach(|py| {
             let scratch = PyByteArray::new(py, &vec![0u8; buf.len()]);
-            let result = self.obj.bind(py).call_method1(method, (&scratch,));
+            let name = PyString::intern(py, method);
+            let result = gil::call_method1(self.obj.bind(py), &name, scratch.as_any());
             let n = count(result)?;
             let data = scratch.to_vec();
             let n = n.min(buf.len()).min(data.len());
@@ -374,9 +375,10 @@ impl ObjectSocket {
             Methods::Socket => "send",
             Methods::Stream => "write",
         };
-        Python::attach(|py| {
+        gil::attach(|py| {
             let data = PyBytes::new(py, buf);
-            let n = count(self.obj.bind(py).call_method1(method, (data,)))?;
+            let name = PyString::intern(py, method);
+            let n = count(gil::call_method1(self.obj.bind(py), &name, data.as_any()))?;
             Ok(n.min(buf.len()))
         })
     }
@@ -407,7 +409,7 @@ fn count(result: PyResult<Bound<'_, PyAny>>) -> io::Result<usize> {
 
 /// The I/O kind a Python exception stands for: would-block and time-out are not fatal.
 fn exception_kind(e: &PyErr) -> io::ErrorKind {
-    Python::attach(|py| {
+    gil::attach(|py| {
         if e.is_instance_of::<PyBlockingIOError>(py) {
             io::ErrorKind::WouldBlock
         } else if e.is_instance_of::<PyTimeoutError>(py) {

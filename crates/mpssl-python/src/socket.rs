@@ -26,6 +26,7 @@ use mpssl::{Error, Session, TlsStream};
 use crate::buf::{self, BigBuf, StreamData, WriteBuf};
 use crate::context::Context;
 use crate::error;
+use crate::gil;
 use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
 
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
@@ -224,7 +225,7 @@ impl SslSocket {
         py: Python<'_>,
         f: impl FnOnce(&mut State) -> R + Send,
     ) -> PyResult<R> {
-        py.detach(|| self.lock().map(|mut state| f(&mut state)))
+        gil::detach(py, || self.lock().map(|mut state| f(&mut state)))
             .map_err(|e| error::to_py(py, e))
     }
 
@@ -234,11 +235,8 @@ impl SslSocket {
         if self.identity.is_none() {
             return Ok(None);
         }
-        let fd: i64 = self
-            .sock
-            .bind(py)
-            .call_method0(pyo3::intern!(py, "fileno"))?
-            .extract()?;
+        let fd: i64 =
+            gil::call_method0(self.sock.bind(py), pyo3::intern!(py, "fileno"))?.extract()?;
         match RawFd::try_from(fd) {
             Ok(fd) if fd >= 0 => Ok(Some(fd)),
             _ => Err(error::to_py(py, closed_descriptor())),
@@ -267,7 +265,7 @@ impl SslSocket {
     {
         let fd = self.enter(py)?;
         let wait = self.wait_policy(py, always_wait)?;
-        let result = py.detach(|| {
+        let result = gil::detach(py, || {
             op(&mut Locked {
                 socket: self,
                 wait,
@@ -505,32 +503,24 @@ impl SslSocket {
     #[pyo3(signature = (flag, /))]
     fn setblocking(&self, py: Python<'_>, flag: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        Ok(self
-            .sock
-            .bind(py)
-            .call_method1("setblocking", (flag,))?
-            .unbind())
+        Ok(gil::call_method1(self.sock.bind(py), pyo3::intern!(py, "setblocking"), flag)?.unbind())
     }
 
     /// Forward to the wrapped object's `settimeout`.
     #[pyo3(signature = (value, /))]
     fn settimeout(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        Ok(self
-            .sock
-            .bind(py)
-            .call_method1("settimeout", (value,))?
-            .unbind())
+        Ok(gil::call_method1(self.sock.bind(py), pyo3::intern!(py, "settimeout"), value)?.unbind())
     }
 
     /// The wrapped object's `gettimeout()`.
     fn gettimeout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.sock.bind(py).call_method0("gettimeout")?.unbind())
+        Ok(gil::call_method0(self.sock.bind(py), pyo3::intern!(py, "gettimeout"))?.unbind())
     }
 
     /// The wrapped socket's file descriptor.
     fn fileno(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.sock.bind(py).call_method0("fileno")?.unbind())
+        Ok(gil::call_method0(self.sock.bind(py), pyo3::intern!(py, "fileno"))?.unbind())
     }
 
     /// Decrypted bytes readable without touching the socket.
@@ -658,7 +648,7 @@ impl SslSocket {
         if first {
             let sock = self.sock.bind(py);
             if sock.hasattr("close")? {
-                sock.call_method0("close")?;
+                gil::call_method0(sock, pyo3::intern!(py, "close"))?;
             }
         }
         Ok(())
@@ -705,7 +695,7 @@ impl SslSocket {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let side = if self.server_side { "server" } else { "client" };
-        py.detach(|| {
+        gil::detach(py, || {
             let Ok(state) = self.lock() else {
                 // Called from its own verify_callback: the handshake is running.
                 return format!("<SSLSocket {side} handshaking>");
