@@ -13,15 +13,17 @@
 //! called any more (the stream reports out-of-memory), so a failing handshake stops at its
 //! next read or write instead of running on reserve memory.
 //!
-//! The reserve is a bump arena: allocation is one compare-and-swap on a word holding the next
-//! free offset and the count of live reserve blocks; freeing a reserve block (recognised by
-//! its address) decrements the count, and the last free rewinds the arena to empty, in the same
-//! compare-and-swap. Only if the reserve itself cannot serve a request (it is full, or the
-//! alignment is above 4096) does the allocator return null, and the process then aborts as
+//! The reserve is a first-fit chunk allocator over a static arena: a bitmap holds one bit per
+//! 16-byte chunk. Allocating scans the bitmap for a free, suitably aligned run under a spin
+//! lock (only allocators take it, and only on this emergency path); freeing a reserve block,
+//! recognised by its address, clears its bits without the lock. So a block that stays alive (a
+//! context whose call failed keeps what it allocated then) costs only its own chunks. Only if
+//! the reserve itself cannot serve a request (no free run is long enough, or the alignment is
+//! above 4096) does the allocator return null, and the process then aborts as
 //! before. The size comes from measurement: `tests/oom.rs` makes the system allocator fail at
 //! 200 points spread over a whole connection (two contexts, two sockets, the handshake, a
 //! 16 KiB record each way, about 410 KB of system allocations) and prints the reserve's
-//! high-water mark: about 65 KiB (the test's own buffers included). The reserve is 256 KiB,
+//! high-water mark: 56-65 KiB (the test's own buffers included). The reserve is 256 KiB,
 //! room for about four such failures in progress at once (threads) before the abort.
 //!
 //! The flag and the test switch are `const`-initialised thread-locals without destructors
@@ -31,7 +33,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes in the emergency reserve.
 pub const RESERVE_SIZE: usize = 256 * 1024;
@@ -44,16 +46,23 @@ const RESERVE_ALIGN: usize = 4096;
 struct Arena(UnsafeCell<[u8; RESERVE_SIZE]>);
 
 // SAFETY: the bytes are only reached through pointers handed out by `reserve_alloc`, which
-// gives each live block a range no other live block overlaps (the atomic bump below); the
+// gives each live block a range no other live block overlaps (the bitmap below); the
 // `Arena` value itself is never read or written.
 unsafe impl Sync for Arena {}
 
 static ARENA: Arena = Arena(UnsafeCell::new([0; RESERVE_SIZE]));
 
-/// Low 32 bits: the next free offset in the arena; high 32 bits: live reserve blocks.
-static STATE: AtomicU64 = AtomicU64::new(0);
-
-/// The largest offset the reserve has reached (for measurement).
+/// Bytes per bitmap bit.
+const CHUNK: usize = 16;
+/// Chunks in the arena.
+const CHUNKS: usize = RESERVE_SIZE / CHUNK;
+/// One bit per chunk, set while the chunk belongs to a live block. Set only by an allocator
+/// holding [`LOCK`]; cleared by whoever frees the block.
+static MAP: [AtomicU64; CHUNKS / 64] = [const { AtomicU64::new(0) }; CHUNKS / 64];
+/// Held while an allocator searches the bitmap and claims a run.
+static LOCK: AtomicBool = AtomicBool::new(false);
+/// Chunks in use now, and the most ever in use at once (for measurement).
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
 static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -101,60 +110,73 @@ fn raise_flag() {
     let _ = FAILED.try_with(|f| f.set(true));
 }
 
+fn chunk_used(i: usize) -> bool {
+    MAP[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0
+}
+
+/// Chunks a block of `size` bytes takes (at least one, so that its address lies inside).
+fn chunks_for(size: usize) -> usize {
+    size.max(1).div_ceil(CHUNK)
+}
+
 /// A block of `layout` from the reserve, or null when it has no room.
 fn reserve_alloc(layout: Layout) -> *mut u8 {
-    if layout.align() > RESERVE_ALIGN {
+    if layout.align() > RESERVE_ALIGN || layout.size() > RESERVE_SIZE {
         return std::ptr::null_mut();
     }
-    // A zero-size request still takes a byte, so that its address lies inside the arena.
-    let size = layout.size().max(1);
-    let mut current = STATE.load(Ordering::Acquire);
-    loop {
-        let offset = (current & 0xffff_ffff) as usize;
-        let live = current >> 32;
-        // The arena starts at a multiple of RESERVE_ALIGN >= align: aligning the offset aligns
-        // the address.
-        let Some(start) = offset.checked_next_multiple_of(layout.align()) else {
-            return std::ptr::null_mut();
-        };
-        let end = match start.checked_add(size) {
-            Some(end) if end <= RESERVE_SIZE => end,
-            _ => return std::ptr::null_mut(),
-        };
-        let next = ((live + 1) << 32) | end as u64;
-        match STATE.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                HIGH_WATER.fetch_max(end, Ordering::Relaxed);
-                // `start + size <= RESERVE_SIZE`, so the block is inside the arena; the
-                // compare-and-swap moved the offset past it, so no later block overlaps it
-                // until every live block has been freed.
-                return arena_base().wrapping_add(start);
+    let n = chunks_for(layout.size());
+    // The arena starts at a multiple of RESERVE_ALIGN >= align: a chunk index that is a
+    // multiple of `step` gives an aligned address.
+    let step = (layout.align() / CHUNK).max(1);
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    let mut start = 0;
+    let mut found = None;
+    while start + n <= CHUNKS {
+        match (start..start + n).rev().find(|&i| chunk_used(i)) {
+            // Skip past the used chunk, to the next aligned index.
+            Some(used) => start = (used + 1).next_multiple_of(step),
+            None => {
+                found = Some(start);
+                break;
             }
-            Err(seen) => current = seen,
         }
+    }
+    if let Some(start) = found {
+        for i in start..start + n {
+            MAP[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+        }
+        let now = IN_USE.fetch_add(n, Ordering::Relaxed) + n;
+        HIGH_WATER.fetch_max(now, Ordering::Relaxed);
+    }
+    LOCK.store(false, Ordering::Release);
+    match found {
+        // `start + n <= CHUNKS`: the block is inside the arena; its chunks were free and are
+        // now marked, and only an allocator holding the lock marks chunks, so no other live
+        // block overlaps it.
+        Some(start) => arena_base().wrapping_add(start * CHUNK),
+        None => std::ptr::null_mut(),
     }
 }
 
-/// Give a reserve block back; the last live block rewinds the arena.
-fn reserve_free() {
-    let mut current = STATE.load(Ordering::Acquire);
-    loop {
-        let live = (current >> 32).saturating_sub(1);
-        let next = if live == 0 {
-            0
-        } else {
-            (live << 32) | (current & 0xffff_ffff)
-        };
-        match STATE.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return,
-            Err(seen) => current = seen,
-        }
+/// Give back the reserve block at `ptr` made for `layout`.
+fn reserve_free(ptr: *mut u8, layout: Layout) {
+    let start = (ptr as usize - arena_base() as usize) / CHUNK;
+    let n = chunks_for(layout.size());
+    for i in start..(start + n).min(CHUNKS) {
+        // Release: the block's last uses happen before a later allocator (Acquire) reuses it.
+        MAP[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Release);
     }
+    IN_USE.fetch_sub(n, Ordering::Relaxed);
 }
 
 // SAFETY: every block returned is either the system allocator's (valid for its layout) or a
 // reserve range of at least `layout.size()` bytes at an address aligned to `layout.align()`
-// (checked against RESERVE_ALIGN), disjoint from every other live block (the atomic bump);
+// (checked against RESERVE_ALIGN), disjoint from every other live block (the bitmap);
 // `dealloc`/`realloc` send each pointer back to the allocator that made it, told apart by
 // address, since no system block can lie inside the static arena.
 unsafe impl GlobalAlloc for Allocator {
@@ -182,7 +204,7 @@ unsafe impl GlobalAlloc for Allocator {
         let ptr = reserve_alloc(layout);
         if !ptr.is_null() {
             // SAFETY: a fresh reserve block of `layout.size()` writable bytes, owned by no one
-            // else (it may hold bytes of a block freed before the arena was rewound).
+            // else (it may hold bytes of a block freed earlier).
             unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
         }
         ptr
@@ -190,7 +212,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if in_reserve(ptr) {
-            reserve_free();
+            reserve_free(ptr, layout);
         } else {
             // SAFETY: not a reserve address, so the system allocator made it with `layout`.
             unsafe { System.dealloc(ptr, layout) };
@@ -255,11 +277,41 @@ pub fn test_system_budget_left() -> Option<usize> {
 /// The most reserve bytes ever in use at once (for sizing [`RESERVE_SIZE`]).
 #[doc(hidden)]
 pub fn reserve_high_water() -> usize {
-    HIGH_WATER.load(Ordering::Relaxed)
+    HIGH_WATER.load(Ordering::Relaxed) * CHUNK
 }
 
 /// Reserve bytes in use now (0 once every reserve block was freed).
 #[doc(hidden)]
 pub fn reserve_in_use() -> usize {
-    (STATE.load(Ordering::Acquire) & 0xffff_ffff) as usize
+    IN_USE.load(Ordering::Relaxed) * CHUNK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_blocks_are_aligned_disjoint_and_reused_around_a_kept_block() {
+        let small = Layout::from_size_align(24, 8).expect("layout");
+        let page = Layout::from_size_align(100, 4096).expect("layout");
+        let kept = reserve_alloc(small);
+        let a = reserve_alloc(page);
+        let b = reserve_alloc(small);
+        assert!(in_reserve(kept) && in_reserve(a) && in_reserve(b));
+        assert_eq!(a as usize % 4096, 0);
+        assert!(b as usize >= kept as usize + 24 || b as usize + 24 <= kept as usize);
+        reserve_free(a, page);
+        reserve_free(b, small);
+        // `kept` stays: the space after it is served again, first fit.
+        let again = reserve_alloc(small);
+        assert_eq!(again, b);
+        reserve_free(again, small);
+        // Too large or too aligned: null (the caller then aborts).
+        let huge = Layout::from_size_align(RESERVE_SIZE, 8).expect("layout");
+        assert!(reserve_alloc(huge).is_null());
+        let aligned = Layout::from_size_align(8, 8192).expect("layout");
+        assert!(reserve_alloc(aligned).is_null());
+        reserve_free(kept, small);
+        assert_eq!(reserve_in_use(), 0);
+    }
 }
