@@ -14,6 +14,8 @@
 //!   `nlr_push`, keep them, and return [`MPSSL_IO_RAISED`] (I/O) or non-zero (verify); the
 //!   Rust side reports [`report::Kind::Raised`] and the C side re-raises after Rust returned;
 //! * no thread cancellation unwinds through a Rust frame either (see [`guard`]).
+//! * a failed allocation does not abort: it is served from a reserve and the call fails with
+//!   `OSError(ENOMEM)`; a socket then frees its TLS state and stays failed (see [`oom`]).
 //!
 //! The header is `micropython/mpssl.h`; `tests/header.rs` checks it against this file.
 // The C ABI needs raw pointers; every unsafe block says why it is sound.
