@@ -14,6 +14,8 @@
 //!   `nlr_push`, keep them, and return [`MPSSL_IO_RAISED`] (I/O) or non-zero (verify); the
 //!   Rust side reports [`report::Kind::Raised`] and the C side re-raises after Rust returned;
 //! * no thread cancellation unwinds through a Rust frame either (see [`guard`]).
+//! * a failed allocation does not abort: it is served from a reserve and the call fails with
+//!   `OSError(ENOMEM)`; a socket then frees its TLS state and stays failed (see [`oom`]).
 //!
 //! The header is `micropython/mpssl.h`; `tests/header.rs` checks it against this file.
 // The C ABI needs raw pointers; every unsafe block says why it is sound.
@@ -31,6 +33,7 @@ use mpssl::{
     VerifyMode,
 };
 
+pub mod oom;
 pub mod report;
 
 pub use report::{report, Kind};
@@ -103,7 +106,9 @@ pub struct MpsslContext {
 /// An `SSLSocket`: one TLS connection over a C-side stream.
 #[derive(Debug)]
 pub struct MpsslSocket {
-    inner: Mutex<TlsStream<CStream>>,
+    /// `None` once an allocation failed during a call on it: its TLS state was freed then, and
+    /// every later call fails with `OSError(ENOMEM)` (sticky, as any fatal error).
+    inner: Mutex<Option<TlsStream<CStream>>>,
     user: usize,
 }
 
@@ -132,6 +137,9 @@ fn io_result(rc: i32, n: usize, len: usize) -> io::Result<usize> {
 
 impl Read for CStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if oom::failed() {
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
         let mut n = 0usize;
         let rc = (self.read)(
             self.user as *mut c_void,
@@ -145,6 +153,9 @@ impl Read for CStream {
 
 impl Write for CStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if oom::failed() {
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
         let mut n = 0usize;
         let rc = (self.write)(self.user as *mut c_void, buf.as_ptr(), buf.len(), &mut n);
         io_result(rc, n, buf.len())
@@ -200,6 +211,8 @@ impl VerifyCallback for CVerify {
 
 /// Run `f`, turning a panic into [`MPSSL_PANIC`]: every `extern "C"` body runs under it.
 ///
+/// It is also where allocation failure is noticed: see [`guard_oom`] and [`oom`].
+///
 /// Thread cancellation is held off meanwhile. MicroPython's unix port ends the threads still
 /// running at exit with `pthread_cancel`; a cancellation acted on at a cancellation point
 /// inside an I/O callback (`recv`, `poll`) would be a forced unwind through our frames, and
@@ -208,9 +221,44 @@ impl VerifyCallback for CVerify {
 /// at the thread's next cancellation point in C, after we returned (or never, if the process
 /// exits first).
 pub fn guard(f: impl FnOnce() -> i32) -> i32 {
-    let _hold = cancel::Hold::new();
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(MPSSL_PANIC)
+    guard_oom(f).0
 }
+
+/// [`guard`], also telling whether an allocation failed during `f` (it was then served from
+/// the reserve, see [`oom`]); the caller turns that into [`Kind::NoMemory`].
+pub fn guard_oom(f: impl FnOnce() -> i32) -> (i32, bool) {
+    let _hold = cancel::Hold::new();
+    oom::watch(|| catch_unwind(AssertUnwindSafe(f)).unwrap_or(MPSSL_PANIC))
+}
+
+/// [`guard`] for a call with an error out-parameter: when an allocation failed during `f`,
+/// the call fails with `OSError(ENOMEM)` whatever `f` returned.
+///
+fn guard_err(
+    mut err: Option<&mut MpsslError>,
+    f: impl FnOnce(Option<&mut MpsslError>) -> i32,
+) -> i32 {
+    let (rc, failed) = guard_oom(|| f(err.as_deref_mut()));
+    if failed {
+        return no_memory(err);
+    }
+    rc
+}
+
+/// Fill `*err` (if not null) as `OSError(ENOMEM)` and return [`MPSSL_ERROR`]. Allocates
+/// nothing.
+fn no_memory(err: Option<&mut MpsslError>) -> i32 {
+    if let Some(err) = err {
+        err.kind = Kind::NoMemory as i32;
+        err.code = ENOMEM;
+        err.len = 0;
+        err.message[0] = 0;
+    }
+    MPSSL_ERROR
+}
+
+/// `ENOMEM` (MicroPython's `MP_ENOMEM`), as [`report`] gives for an out-of-memory error.
+const ENOMEM: i32 = 12;
 
 /// POSIX thread cancellation, held off for the life of a [`cancel::Hold`].
 mod cancel {
@@ -311,9 +359,9 @@ pub unsafe extern "C" fn mpssl_context_new(
     out: *mut *mut MpsslContext,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
-        // SAFETY: `err` null or writable (caller's contract).
-        let err = unsafe { err_ref(err) };
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         if out.is_null() {
             return MPSSL_NULL_ARG;
         }
@@ -324,6 +372,11 @@ pub unsafe extern "C" fn mpssl_context_new(
         let ctx = Box::new(MpsslContext {
             inner: Mutex::new(SslContext::new(protocol)),
         });
+        if oom::failed() {
+            // Made on reserve memory: give it back; `guard_err` reports ENOMEM.
+            drop(ctx);
+            return MPSSL_ERROR;
+        }
         // SAFETY: `out` is non-null and writable by the caller's contract.
         unsafe { *out = Box::into_raw(ctx) };
         MPSSL_OK
@@ -384,9 +437,11 @@ pub unsafe extern "C" fn mpssl_context_set_verify_mode(
     mode: i64,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract.
-        let (ctx, err) = unsafe { (ctx_ref(ctx), err_ref(err)) };
+        let ctx = unsafe { ctx_ref(ctx) };
         let Some(ctx) = ctx else {
             return MPSSL_NULL_ARG;
         };
@@ -438,16 +493,12 @@ pub unsafe extern "C" fn mpssl_context_load_cert_chain(
     key_len: usize,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract (all four helpers).
-        let (ctx, cert, key, err) = unsafe {
-            (
-                ctx_ref(ctx),
-                slice(cert, cert_len),
-                slice(key, key_len),
-                err_ref(err),
-            )
-        };
+        let (ctx, cert, key) =
+            unsafe { (ctx_ref(ctx), slice(cert, cert_len), slice(key, key_len)) };
         let (Some(ctx), Some(cert), Some(key)) = (ctx, cert, key) else {
             return MPSSL_NULL_ARG;
         };
@@ -471,9 +522,11 @@ pub unsafe extern "C" fn mpssl_context_check_key(
     key_len: usize,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract.
-        let (ctx, key, err) = unsafe { (ctx_ref(ctx), slice(key, key_len), err_ref(err)) };
+        let (ctx, key) = unsafe { (ctx_ref(ctx), slice(key, key_len)) };
         let (Some(ctx), Some(key)) = (ctx, key) else {
             return MPSSL_NULL_ARG;
         };
@@ -495,9 +548,11 @@ pub unsafe extern "C" fn mpssl_context_load_verify_locations(
     len: usize,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract.
-        let (ctx, data, err) = unsafe { (ctx_ref(ctx), slice(cadata, len), err_ref(err)) };
+        let (ctx, data) = unsafe { (ctx_ref(ctx), slice(cadata, len)) };
         let (Some(ctx), Some(data)) = (ctx, data) else {
             return MPSSL_NULL_ARG;
         };
@@ -521,9 +576,11 @@ pub unsafe extern "C" fn mpssl_context_set_ciphers(
     count: usize,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract.
-        let (ctx, err) = unsafe { (ctx_ref(ctx), err_ref(err)) };
+        let ctx = unsafe { ctx_ref(ctx) };
         let Some(ctx) = ctx else {
             return MPSSL_NULL_ARG;
         };
@@ -606,9 +663,11 @@ pub unsafe extern "C" fn mpssl_socket_new(
     out: *mut *mut MpsslSocket,
     err: *mut MpsslError,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: `err` null or writable (caller's contract).
+    let err = unsafe { err_ref(err) };
+    guard_err(err, |err| {
         // SAFETY: forwarded contract.
-        let (ctx, err) = unsafe { (ctx_ref(ctx), err_ref(err)) };
+        let ctx = unsafe { ctx_ref(ctx) };
         let (Some(ctx), Some(read), Some(write)) = (ctx, read, write) else {
             return MPSSL_NULL_ARG;
         };
@@ -649,9 +708,14 @@ pub unsafe extern "C" fn mpssl_socket_new(
             user: user as usize,
         };
         let sock = Box::new(MpsslSocket {
-            inner: Mutex::new(TlsStream::new(session, io)),
+            inner: Mutex::new(Some(TlsStream::new(session, io))),
             user: user as usize,
         });
+        if oom::failed() {
+            // Made on reserve memory: give it back; `guard_err` reports ENOMEM.
+            drop(sock);
+            return MPSSL_ERROR;
+        }
         // SAFETY: `out` non-null and writable (caller's contract).
         unsafe { *out = Box::into_raw(sock) };
         MPSSL_OK
@@ -675,22 +739,49 @@ pub unsafe extern "C" fn mpssl_socket_free(sock: *mut MpsslSocket) {
 
 /// Run `op` on a live socket with the verify callback's `sock_user` set.
 ///
+/// When an allocation fails during `op` (see [`oom`]), the socket's TLS state is freed and the
+/// socket fails for good: this call and every later one return `no_memory_rc`, with `*err`
+/// (if not null) filled as `OSError(ENOMEM)` when that is [`MPSSL_ERROR`].
+///
 /// # Safety
 /// `sock` null or live.
 unsafe fn with_sock(
     sock: *const MpsslSocket,
-    op: impl FnOnce(&mut TlsStream<CStream>) -> i32,
+    mut err: Option<&mut MpsslError>,
+    no_memory_rc: i32,
+    op: impl FnOnce(&mut TlsStream<CStream>, Option<&mut MpsslError>) -> i32,
 ) -> i32 {
-    guard(|| {
+    let (rc, failed) = guard_oom(|| {
         // SAFETY: null or live (caller's contract).
         let Some(sock) = (unsafe { sock.as_ref() }) else {
             return MPSSL_NULL_ARG;
         };
+        let mut slot = lock(&sock.inner);
+        let Some(stream) = slot.as_mut() else {
+            return out_of_memory(err.as_deref_mut(), no_memory_rc);
+        };
         let previous = CURRENT_SOCK.with(|c| c.replace(sock.user));
-        let rc = op(&mut lock(&sock.inner));
+        let rc = op(stream, err.as_deref_mut());
         CURRENT_SOCK.with(|c| c.set(previous));
+        if oom::failed() {
+            // Free the TLS state now (giving the reserve back); freeing allocates nothing.
+            *slot = None;
+        }
         rc
-    })
+    });
+    if failed {
+        return out_of_memory(err, no_memory_rc);
+    }
+    rc
+}
+
+/// `rc`, after filling `*err` as `OSError(ENOMEM)` when `rc` is [`MPSSL_ERROR`].
+fn out_of_memory(err: Option<&mut MpsslError>, rc: i32) -> i32 {
+    if rc == MPSSL_ERROR {
+        no_memory(err)
+    } else {
+        rc
+    }
 }
 
 /// A would-block as the direction to wait for.
@@ -716,7 +807,7 @@ pub unsafe extern "C" fn mpssl_socket_handshake(
     let err = unsafe { err_ref(err) };
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| match s.handshake() {
+        with_sock(sock, err, MPSSL_ERROR, |s, err| match s.handshake() {
             Ok(()) => MPSSL_OK,
             Err(Error::WouldBlock) => want(s),
             Err(e) => fail(err, &e),
@@ -751,7 +842,7 @@ pub unsafe extern "C" fn mpssl_socket_read(
     };
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| match s.read_some(buf) {
+        with_sock(sock, err, MPSSL_ERROR, |s, err| match s.read_some(buf) {
             Ok(n) => {
                 // SAFETY: checked non-null above; writable by contract.
                 *out_n = n;
@@ -786,15 +877,20 @@ pub unsafe extern "C" fn mpssl_socket_write(
     }
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| match mpssl::stream::write_record(s, data) {
-            Ok(Some(n)) => {
-                // SAFETY: checked non-null above; writable by contract.
-                *out_n = n;
-                MPSSL_OK
-            }
-            Ok(None) | Err(Error::WouldBlock) => want(s),
-            Err(e) => fail(err, &e),
-        })
+        with_sock(
+            sock,
+            err,
+            MPSSL_ERROR,
+            |s, err| match mpssl::stream::write_record(s, data) {
+                Ok(Some(n)) => {
+                    // SAFETY: checked non-null above; writable by contract.
+                    *out_n = n;
+                    MPSSL_OK
+                }
+                Ok(None) | Err(Error::WouldBlock) => want(s),
+                Err(e) => fail(err, &e),
+            },
+        )
     }
 }
 
@@ -808,7 +904,7 @@ pub unsafe extern "C" fn mpssl_socket_write(
 pub unsafe extern "C" fn mpssl_socket_poll_state(sock: *const MpsslSocket) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| {
+        with_sock(sock, None, 8, |s, _| {
             let interest = s.interest();
             let session = s.session_mut();
             let mut state = 0;
@@ -838,7 +934,7 @@ pub unsafe extern "C" fn mpssl_socket_poll_state(sock: *const MpsslSocket) -> i3
 pub unsafe extern "C" fn mpssl_socket_close(sock: *const MpsslSocket) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| {
+        with_sock(sock, None, MPSSL_OK, |s, _| {
             s.close();
             MPSSL_OK
         })
@@ -863,7 +959,7 @@ pub unsafe extern "C" fn mpssl_socket_cipher(
     }
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| {
+        with_sock(sock, None, MPSSL_BAD_ARG, |s, _| {
             let session = s.session();
             let (Some(name), Some(ver)) = (session.cipher_name(), session.protocol_version())
             else {
@@ -897,7 +993,7 @@ pub unsafe extern "C" fn mpssl_socket_peer_cert(
     }
     // SAFETY: forwarded contract.
     unsafe {
-        with_sock(sock, |s| {
+        with_sock(sock, None, MPSSL_BAD_ARG, |s, _| {
             let der = match s.session().peer_certificates().and_then(|c| c.first()) {
                 Some(c) => c.as_ref(),
                 None => &[][..],
