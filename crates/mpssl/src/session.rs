@@ -3,6 +3,15 @@
 //! A session never holds a socket. Ciphertext goes in through [`Session::read_tls`] and out
 //! through [`Session::write_tls`]; plaintext is read and written with the `*_plaintext`
 //! methods. Fatal errors are sticky: after the first, every call returns the same error.
+//!
+//! What belongs here and what belongs to [`TlsStream`](crate::TlsStream): the stream state of
+//! a socket-like reader (bytes given back after a time-out, the buffered fast path) is the
+//! stream's. Two pieces of state stay here on purpose, because they describe the TLS record
+//! stream itself and every sans-IO user needs them, not only the stream driver: the *deferred*
+//! error (a fatal record found after plaintext that arrived before it: that plaintext is
+//! handed out first, then the error; moving it up would mean the session lets reads through
+//! its own sticky error) and how the stream ended (`eof_was_clean`: close_notify or a bare
+//! transport EOF, which only the session can tell).
 
 use std::io::{self, BufRead, Read, Write};
 use std::sync::{Arc, OnceLock};
