@@ -11,52 +11,14 @@
     reason = "test helpers: a failed setup is a failed test"
 )]
 
-use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::ptr;
 
 use mpssl_micropython::*;
 
-/// One direction of an in-memory connection per endpoint.
-#[derive(Default)]
-struct Wire {
-    inbound: VecDeque<u8>,
-    outbound: VecDeque<u8>,
-    /// Make the next read report "raised" (as if the stream raised an exception).
-    raise_on_read: bool,
-    /// A bogus result code for the next read.
-    bogus_read: Option<i32>,
-}
+mod common;
+use common::*;
 
-extern "C" fn wire_read(user: *mut c_void, buf: *mut u8, len: usize, out_n: *mut usize) -> i32 {
-    let wire = unsafe { &mut *user.cast::<Wire>() };
-    if wire.raise_on_read {
-        return MPSSL_IO_RAISED;
-    }
-    if let Some(rc) = wire.bogus_read.take() {
-        return rc;
-    }
-    if wire.inbound.is_empty() {
-        return MPSSL_IO_WOULD_BLOCK;
-    }
-    let n = len.min(wire.inbound.len());
-    let out = unsafe { std::slice::from_raw_parts_mut(buf, n) };
-    for b in out.iter_mut() {
-        *b = wire.inbound.pop_front().unwrap_or(0);
-    }
-    unsafe { *out_n = n };
-    MPSSL_IO_OK
-}
-
-extern "C" fn wire_write(user: *mut c_void, buf: *const u8, len: usize, out_n: *mut usize) -> i32 {
-    let wire = unsafe { &mut *user.cast::<Wire>() };
-    let data = unsafe { std::slice::from_raw_parts(buf, len) };
-    wire.outbound.extend(data);
-    unsafe { *out_n = len };
-    MPSSL_IO_OK
-}
-
-/// Verify callback: `ctx_user` points to the i64 result to return; `i64::MIN` = "raise".
 extern "C" fn verify_with(
     ctx_user: *mut c_void,
     _sock_user: *mut c_void,
@@ -71,36 +33,6 @@ extern "C" fn verify_with(
     }
     unsafe { *result = wanted };
     0
-}
-
-fn new_error() -> MpsslError {
-    MpsslError {
-        kind: 0,
-        code: 0,
-        len: 0,
-        message: [0; MPSSL_MESSAGE_MAX],
-    }
-}
-
-fn message(e: &MpsslError) -> String {
-    String::from_utf8_lossy(&e.message[..e.len]).into_owned()
-}
-
-struct Cert {
-    der: Vec<u8>,
-    key: Vec<u8>,
-}
-
-fn cert(name: &str) -> Cert {
-    let key = rcgen::KeyPair::generate().expect("key");
-    let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
-        .expect("params")
-        .self_signed(&key)
-        .expect("cert");
-    Cert {
-        der: cert.der().to_vec(),
-        key: key.serialize_der(),
-    }
 }
 
 fn context(protocol: i32) -> *mut MpsslContext {

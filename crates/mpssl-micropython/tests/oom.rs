@@ -15,70 +15,13 @@
     reason = "test helpers: a failed setup is a failed test"
 )]
 
-use std::collections::VecDeque;
-use std::ffi::c_void;
 use std::ptr;
 
 use mpssl_micropython::oom;
 use mpssl_micropython::*;
 
-#[derive(Default)]
-struct Wire {
-    inbound: VecDeque<u8>,
-    outbound: VecDeque<u8>,
-}
-
-extern "C" fn wire_read(user: *mut c_void, buf: *mut u8, len: usize, out_n: *mut usize) -> i32 {
-    let wire = unsafe { &mut *user.cast::<Wire>() };
-    if wire.inbound.is_empty() {
-        return MPSSL_IO_WOULD_BLOCK;
-    }
-    let n = len.min(wire.inbound.len());
-    let out = unsafe { std::slice::from_raw_parts_mut(buf, n) };
-    for b in out.iter_mut() {
-        *b = wire.inbound.pop_front().unwrap_or(0);
-    }
-    unsafe { *out_n = n };
-    MPSSL_IO_OK
-}
-
-extern "C" fn wire_write(user: *mut c_void, buf: *const u8, len: usize, out_n: *mut usize) -> i32 {
-    let wire = unsafe { &mut *user.cast::<Wire>() };
-    let data = unsafe { std::slice::from_raw_parts(buf, len) };
-    wire.outbound.extend(data);
-    unsafe { *out_n = len };
-    MPSSL_IO_OK
-}
-
-fn new_error() -> MpsslError {
-    MpsslError {
-        kind: 0,
-        code: 0,
-        len: 0,
-        message: [0; MPSSL_MESSAGE_MAX],
-    }
-}
-
-fn message(e: &MpsslError) -> String {
-    String::from_utf8_lossy(&e.message[..e.len]).into_owned()
-}
-
-struct Cert {
-    der: Vec<u8>,
-    key: Vec<u8>,
-}
-
-fn cert(name: &str) -> Cert {
-    let key = rcgen::KeyPair::generate().expect("key");
-    let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
-        .expect("params")
-        .self_signed(&key)
-        .expect("cert");
-    Cert {
-        der: cert.der().to_vec(),
-        key: key.serialize_der(),
-    }
-}
+mod common;
+use common::*;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
