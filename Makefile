@@ -30,8 +30,9 @@ lint: ## rustfmt check, clippy with warnings denied, stub check, mypy, ruff
 	$(PYTHON) -m mypy
 	$(PYTHON) -m ruff check .
 
-test-rust: ## Rust unit, integration and doc tests (the binding is tested through pytest)
+test-rust: ## Rust unit, integration and doc tests (the binding through pytest, plus its own unit tests)
 	$(CARGO) test --workspace --exclude mpssl-python
+	$(CARGO) test -p mpssl-python --lib
 
 test-python: ## pytest over loopback (includes interop)
 	$(PYTHON) -m pytest -q tests
