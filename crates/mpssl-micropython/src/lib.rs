@@ -117,6 +117,8 @@ struct CStream {
     read: MpsslReadCb,
     write: MpsslWriteCb,
     user: usize,
+    /// Where the records of one vectored write are joined (kept to reuse its allocation).
+    joined: Vec<u8>,
 }
 
 impl std::fmt::Debug for CStream {
@@ -151,6 +153,10 @@ impl Read for CStream {
     }
 }
 
+/// The most bytes of small records [`CStream`] joins into one stream write (the buffer is kept
+/// per socket, so it stays small).
+const JOIN_LIMIT: usize = 4096;
+
 impl Write for CStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if oom::failed() {
@@ -159,6 +165,33 @@ impl Write for CStream {
         let mut n = 0usize;
         let rc = (self.write)(self.user as *mut c_void, buf.as_ptr(), buf.len(), &mut n);
         io_result(rc, n, buf.len())
+    }
+
+    /// One stream write for a flight of small records: rustls hands over ChangeCipherSpec +
+    /// Finished (+ tickets, + the first application data) at once, and one write sends them in
+    /// one segment instead of one segment, and one wake-up of the peer, per record. Records are
+    /// joined while the total stays within [`JOIN_LIMIT`]; full-size records go one per write,
+    /// without a copy, as before.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut pieces = bufs.iter().filter(|b| !b.is_empty()).peekable();
+        let Some(first) = pieces.next() else {
+            return Ok(0);
+        };
+        if pieces
+            .peek()
+            .is_none_or(|next| first.len() + next.len() > JOIN_LIMIT)
+        {
+            return self.write(first);
+        }
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        joined.extend_from_slice(first);
+        while let Some(next) = pieces.next_if(|b| joined.len() + b.len() <= JOIN_LIMIT) {
+            joined.extend_from_slice(next);
+        }
+        let result = self.write(&joined);
+        self.joined = joined;
+        result
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -703,6 +736,7 @@ pub unsafe extern "C" fn mpssl_socket_new(
         };
         drop(context);
         let io = CStream {
+            joined: Vec::new(),
             read,
             write,
             user: user as usize,
