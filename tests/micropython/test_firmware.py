@@ -174,13 +174,11 @@ def record(name: str, results: dict[tuple[str, str], str]) -> None:
     (OUT / f"results-{name}.txt").write_text("\n".join(sorted(lines)) + "\n")
 
 
-def check(
+def unexpected(
     results: dict[tuple[str, str], str],
-    output: str,
     blocks: dict[tuple[str, str], str] | None = None,
-) -> None:
-    """Fail on any result that is neither ``pass``, an allowed difference nor an expected skip."""
-    assert results, f"the runner reported no result:\n{output[-3000:]}"
+) -> list[tuple[str, str]]:
+    """The results that are neither ``pass``, an allowed difference nor an expected skip."""
     bad = []
     for (test, pairing), status in sorted(results.items()):
         if status == "pass":
@@ -191,8 +189,26 @@ def check(
             continue
         if "cpython" in pairing and blocks and printing_only(blocks.get((test, pairing), "")):
             continue
-        bad.append(f"{test} on {pairing}: {status}")
-    assert not bad, "unexpected results:\n" + "\n".join(bad) + "\n\n" + output[-6000:]
+        bad.append((test, pairing))
+    return bad
+
+
+def check(
+    results: dict[tuple[str, str], str],
+    output: str,
+    blocks: dict[tuple[str, str], str] | None = None,
+) -> None:
+    """Fail on any result that is neither ``pass``, an allowed difference nor an expected skip."""
+    assert results, f"the runner reported no result:\n{output[-3000:]}"
+    bad = unexpected(results, blocks)
+    lines = [f"{test} on {pairing}: {results[(test, pairing)]}" for test, pairing in bad]
+    details = [blocks[key] for key in bad if blocks and key in blocks]
+    # The failing tests' own output first (a flaky failure must be diagnosable from the log),
+    # then the end of the run.
+    assert not bad, (
+        "unexpected results:\n" + "\n".join(lines) + "\n\n" + "\n".join(details) + "\n\n"
+        + output[-3000:]
+    )
 
 
 def short(name: str) -> str:
@@ -237,6 +253,21 @@ def reference() -> str:
 PAIRINGS = ["self", "mbedtls", "cpython", "reference"]
 
 
+def multitest_results(
+    out: str,
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """``(test, pairing) -> pass/fail/skip`` and each result's own output block."""
+    results = {}
+    blocks = {}
+    found = list(re.finditer(r"^(\S+) on (\S+)\|(\S+): (pass|FAIL|skip)$", out, re.MULTILINE))
+    for i, m in enumerate(found):
+        pairing = f"{short(m.group(2))}|{short(m.group(3))}"
+        results[(m.group(1), pairing)] = m.group(4).lower()
+        end = found[i + 1].start() if i + 1 < len(found) else len(out)
+        blocks[(m.group(1), pairing)] = out[m.end() : end]
+    return results, blocks
+
+
 @pytest.mark.timeout(RUN_TIMEOUT + 60)
 @pytest.mark.parametrize("peer", PAIRINGS)
 def test_multitests_pairing(peer: str) -> None:
@@ -252,15 +283,19 @@ def test_multitests_pairing(peer: str) -> None:
         instances = ["-p", "2", "-t", "unix", "-t", f"cpython,PYTHONPATH={path}"]
     else:
         instances = ["-p", "2", "-t", "unix", "-t", f"exec:{reference()}"]
-    out = run([str(need(TESTS / "run-multitests.py")), *instances, *files(MULTI)], env)
-    results = {}
-    blocks = {}
-    found = list(re.finditer(r"^(\S+) on (\S+)\|(\S+): (pass|FAIL|skip)$", out, re.MULTILINE))
-    for i, m in enumerate(found):
-        pairing = f"{short(m.group(2))}|{short(m.group(3))}"
-        results[(m.group(1), pairing)] = m.group(4).lower()
-        end = found[i + 1].start() if i + 1 < len(found) else len(out)
-        blocks[(m.group(1), pairing)] = out[m.end() : end]
+    runner = [str(need(TESTS / "run-multitests.py")), *instances]
+    out = run([*runner, *files(MULTI)], env)
+    results, blocks = multitest_results(out)
+    first = unexpected(results, blocks)
+    if first:
+        # One more run of each multitest that failed unexpectedly: two processes meeting on
+        # loopback can flake under load. A second failure fails the test; the first one is kept
+        # in target/micropython/flaky-PEER.txt for the record.
+        (OUT / f"flaky-{peer}.txt").write_text("\n".join(blocks[key] for key in first))
+        again, again_blocks = multitest_results(run([*runner, *sorted({t for t, _ in first})], env))
+        for key in first:
+            if key in again:
+                results[key], blocks[key] = again[key], again_blocks[key]
     orders = 1 if peer == "self" else 2
     assert len(results) == orders * len(files(MULTI)), out[-3000:]
     record(peer, results)
