@@ -141,13 +141,26 @@ class EchoServer:
         self._wake_r.close()
         self._wake_w.close()
 
-    def serve_forever(self) -> None:
-        while not self.stopping.is_set():
-            for key, _ in self.sel.select(1.0):
+    def serve_forever(self, drain: float = 10.0) -> None:
+        """Serve until ``stop()``; then keep serving the open connections until they close
+        (clients that already have their echo are still sending close_notify), for at most
+        ``drain`` seconds. Without this, a stop right after the last client finished raced
+        the server's processing of those closes (``completed`` < ``accepted``)."""
+        drain_until: float | None = None
+        while True:
+            if self.stopping.is_set():
+                if drain_until is None:
+                    drain_until = time.monotonic() + drain
+                if not self.conns or time.monotonic() >= drain_until:
+                    return
+            for key, _ in self.sel.select(0.1 if self.stopping.is_set() else 1.0):
                 if key.data is None:
                     self._accept()
                 elif key.data == "wake":
-                    continue
+                    try:
+                        self._wake_r.recv(64)
+                    except OSError:
+                        pass
                 else:
                     self._service(key.data)
 
