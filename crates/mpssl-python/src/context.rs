@@ -360,10 +360,10 @@ impl Context {
 
     /// The key log file (NSS format) this context appends its sessions' secrets to, or None.
     #[getter]
-    fn get_keylog_filename(&self) -> Option<std::path::PathBuf> {
+    fn get_keylog_filename(&self) -> Option<std::ffi::OsString> {
         self.read()
             .keylog_filename()
-            .map(std::path::Path::to_path_buf)
+            .map(|p| p.as_os_str().to_owned())
     }
 
     #[setter]
