@@ -7,10 +7,9 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-import pytest
-
 import mpssl
 import pki
+import pytest
 from support import Harness, handshake_pair, mpssl_client_ctx, mpssl_server_ctx
 
 # MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
@@ -300,7 +299,7 @@ def test_shared_ciphers_on_the_server(
     sctx.set_ciphers(["TLS-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"])
     cctx = cpython_client(ca)
     cctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
-    client, server = handshake_pair(harness, sctx, cctx, ping=b"x", pong=b"y")
+    _client, server = handshake_pair(harness, sctx, cctx, ping=b"x", pong=b"y")
     shared = server.shared_ciphers()
     assert ("TLS-AES-128-GCM-SHA256", "TLSv1.3", 128) in shared
     assert ("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384", "TLSv1.2", 256) in shared

@@ -12,10 +12,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import mpssl
 import pki
+import pytest
 from support import Harness, handshake_pair, mpssl_server_ctx
 
 TESTDATA = pki.TESTDATA / "ecdsa-p256"

@@ -2,6 +2,9 @@
 //! SNI name, the server-name callback, shared suites, the `tls-exporter` channel binding and
 //! the key log file.
 
+// The helpers below are test code too: a failed setup step aborts the test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
