@@ -10,7 +10,7 @@
 //!
 //! Before the choice, a session's [`ServerNameCallback`] (if any) sees the name and may hand
 //! over another context's certificates, or abort the handshake ([`SniAbort`]). It runs inside
-//! the handshake, once per connection.
+//! the handshake, once per ClientHello (twice after a TLS 1.3 HelloRetryRequest).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
