@@ -34,7 +34,7 @@ pub(crate) struct Context {
 
 impl Context {
     /// A server session's hook for this context's `sni_callback`, if one is set.
-    fn sni_hook(
+    pub(crate) fn sni_hook(
         &self,
         py: Python<'_>,
         slf: &Bound<'_, Self>,
@@ -479,12 +479,12 @@ impl VerifyCallback for PyVerifyCallback {
 
 /// A Python `sni_callback` as one server session's [`ServerNameCallback`].
 #[derive(Debug)]
-struct PySniCallback {
+pub(crate) struct PySniCallback {
     callback: Py<PyAny>,
     /// The context the socket was wrapped by (the callback's third argument).
     context: Py<Context>,
     /// The socket (weakly: the socket owns the session that owns this hook).
-    socket: OnceLock<Py<PyWeakrefReference>>,
+    pub(crate) socket: OnceLock<Py<PyWeakrefReference>>,
 }
 
 impl ServerNameCallback for PySniCallback {
