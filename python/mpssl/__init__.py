@@ -14,7 +14,9 @@ Which calls verify the peer:
 
 from __future__ import annotations
 
+import enum
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from . import _mpssl
@@ -41,9 +43,11 @@ __all__ = [
     "PROTOCOL_TLS_CLIENT",
     "PROTOCOL_TLS_SERVER",
     "RUSTLS_VERSION",
+    "Purpose",
     "SSLContext",
     "SSLSocket",
     "__version__",
+    "create_default_context",
     "wrap_socket",
 ]
 
@@ -113,20 +117,86 @@ class SSLContext(_mpssl.SSLContext):
             return
         super().load_cert_chain(_data(certfile, "certfile"), key)
 
-    def load_verify_locations(
-        self, cafile: Source | None = None, cadata: Source | None = None
+    # CPython's positional order; the native method keeps MicroPython's `tls` order.
+    def load_verify_locations(  # type: ignore[override]
+        self,
+        cafile: Source | None = None,
+        capath: Source | None = None,
+        cadata: Source | None = None,
     ) -> None:
         """Add trusted CA certificates: one DER certificate or any number of PEM ones.
 
-        ``cafile`` and ``cadata`` follow the same rule (path, PEM text or bytes); give at
-        least one. Repeated calls add to the trust store.
+        CPython's order ``(cafile, capath, cadata)``. ``cafile`` and ``cadata`` follow the
+        same rule (path, PEM text or bytes); ``capath`` is a directory whose files are all
+        read as PEM (OpenSSL's hashed names or any others). MicroPython's order is
+        ``(cafile, cadata)``: a second argument that is data (bytes-like that is not the name
+        of a directory, or PEM text) is taken as ``cadata``, so MicroPython-style calls keep
+        working. Give at least one. Repeated calls add to the trust store.
         """
-        if cafile is None and cadata is None:
+        if capath is not None and cadata is None and _is_data(capath):
+            capath, cadata = None, capath
+        if cafile is None and capath is None and cadata is None:
             raise TypeError("cafile and cadata cannot both be None")
         if cafile is not None:
             super().load_verify_locations(_data(cafile, "cafile"))
+        if capath is not None:
+            path = capath if isinstance(capath, str | bytes | os.PathLike) else bytes(capath)
+            super().load_verify_locations(capath=os.fsdecode(path))
         if cadata is not None:
             super().load_verify_locations(_data(cadata, "cadata"))
+
+
+def _is_data(value: Any) -> bool:
+    """True for certificate data (PEM text, bytes-like), False for a directory name."""
+    if isinstance(value, str):
+        return _PEM_MARKER in value
+    if isinstance(value, os.PathLike):
+        return False
+    return not (isinstance(value, bytes) and value and os.path.isdir(value))
+
+
+class Purpose(enum.Enum):
+    """CPython's ``ssl.Purpose``: what the peer's certificate is checked for (by OID).
+    ``create_default_context`` also takes CPython's own ``ssl.Purpose`` values."""
+
+    SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+    """Verify servers: make a client context."""
+    CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
+    """Verify clients: make a server context."""
+
+
+def create_default_context(
+    purpose: Any = Purpose.SERVER_AUTH,
+    *,
+    cafile: Source | None = None,
+    capath: Source | None = None,
+    cadata: Source | None = None,
+) -> SSLContext:
+    """A context as CPython's ``ssl.create_default_context`` makes it.
+
+    ``Purpose.SERVER_AUTH`` (default): a client context (``CERT_REQUIRED``, host names
+    checked); ``Purpose.CLIENT_AUTH``: a server context. CA certificates from
+    ``cafile``/``capath``/``cadata`` when given, else the system's (:meth:`SSLContext.
+    load_default_certs`, honouring ``SSL_CERT_FILE``/``SSL_CERT_DIR``). As in CPython, the
+    ``SSLKEYLOGFILE`` environment variable (unless ``python -E``) sets ``keylog_filename``:
+    this is the only place mpssl reads it; ``SSLContext(...)`` never logs keys unless
+    ``keylog_filename`` is set.
+    """
+    oid = getattr(purpose, "oid", getattr(purpose, "value", purpose))
+    if oid == Purpose.SERVER_AUTH.value:
+        ctx = SSLContext(PROTOCOL_TLS_CLIENT)
+    elif oid == Purpose.CLIENT_AUTH.value:
+        ctx = SSLContext(PROTOCOL_TLS_SERVER)
+    else:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    if cafile or capath or cadata:
+        ctx.load_verify_locations(cafile, capath, cadata)
+    elif ctx.verify_mode != CERT_NONE:
+        ctx.load_default_certs(purpose)
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:
+        ctx.keylog_filename = keylog
+    return ctx
 
 
 def wrap_socket(

@@ -3,7 +3,8 @@
 Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handling.
 """
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self, final
 
 from typing_extensions import Buffer, disjoint_base
@@ -71,10 +72,16 @@ class SSLContext:
         first, before the certificate argument is looked at (a bad key is ``invalid key``
         whatever the certificate argument is, as in the reference)."""
     def load_verify_locations(
-        self, cafile: Buffer | None = None, cadata: Buffer | None = None
+        self,
+        cafile: Buffer | None = None,
+        cadata: Buffer | None = None,
+        *,
+        capath: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Add trusted CA certificates from data (one DER certificate, or PEM); both arguments
-        are data here (``mpssl.SSLContext`` adds paths)."""
+        """Add trusted CA certificates from data (one DER certificate, or PEM); ``cafile`` and
+        ``cadata`` are data here (``mpssl.SSLContext`` adds paths and CPython's argument
+        order). ``capath``: a directory whose files are all read as PEM (hashed names or any
+        names); an unreadable directory raises ``OSError``."""
     def get_ciphers(self) -> list[str]:
         """The suites enabled on this context, in preference order (reference names)."""
     def set_ciphers(self, ciphers: Sequence[str | bytes], /) -> None:
@@ -100,6 +107,43 @@ class SSLContext:
         The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
         raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the
         default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``."""
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str | bytes], /) -> None:
+        """Offer (client) or accept (server) these ALPN protocols, in preference order; each
+        1 to 255 bytes, else ``ValueError('ALPN protocols must be 1 to 255 in length')``. A
+        server whose list shares nothing with the client's aborts the handshake with a
+        ``no_application_protocol`` alert (rustls; OpenSSL would go on without ALPN)."""
+    @property
+    def keylog_filename(self) -> str | None:
+        """Append every session's TLS secrets to this file (NSS key log format, as CPython and
+        Wireshark); None (the default) logs nothing. Setting it opens the file (OSError if it
+        cannot). Anyone who can read the file can decrypt those connections."""
+    @keylog_filename.setter
+    def keylog_filename(self, value: str | os.PathLike[str] | None) -> None: ...
+    def load_default_certs(self, purpose: Any = None) -> None:
+        """Trust the operating system's CA certificates: those in ``SSL_CERT_FILE`` and/or
+        ``SSL_CERT_DIR`` when set, else the platform store. ``purpose`` is accepted for
+        CPython compatibility; the same roots serve both purposes."""
+    def set_default_verify_paths(self) -> None:
+        """Trust the operating system's CA certificates, as :meth:`load_default_certs`."""
+    @property
+    def sni_callback(self) -> Callable[[SSLSocket, str | None, SSLContext], int | None] | None:
+        """Server only: ``f(sslsocket, server_name, sslcontext)`` called when a client's hello
+        arrives (``server_name`` is None without SNI). Setting ``sslsocket.context`` to another
+        server context presents that context's certificate; returning an int (an alert) or
+        raising aborts the handshake (the client gets ``access_denied``, whatever the
+        int; the server's
+        handshake raises the callback's exception, or ``OSError(-28160,
+        'MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE')`` for an int)."""
+    @sni_callback.setter
+    def sni_callback(
+        self, value: Callable[[SSLSocket, str | None, SSLContext], int | None] | None
+    ) -> None: ...
+    @property
+    def post_handshake_auth(self) -> bool:
+        """Accepted for CPython consumers (``http.client`` sets it to True) and stored; it
+        does nothing: rustls has no TLS 1.3 post-handshake client authentication."""
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, value: bool) -> None: ...
 
 @final
 class SSLSocket:
@@ -110,11 +154,17 @@ class SSLSocket:
     """
 
     @property
-    def context(self) -> SSLContext: ...
+    def context(self) -> SSLContext:
+        """The context the socket was wrapped by, or the one an ``sni_callback`` set."""
+    @context.setter
+    def context(self, value: SSLContext) -> None: ...
     @property
-    def server_side(self) -> bool: ...
+    def server_side(self) -> bool:
+        """True for the server end of the connection."""
     @property
-    def server_hostname(self) -> str | None: ...
+    def server_hostname(self) -> str | None:
+        """A client's ``server_hostname``; on the server side, the name the client sent (SNI),
+        None when it sent none or before the handshake read it."""
     @property
     def session_reused(self) -> bool:
         """True when the handshake resumed an earlier session."""
@@ -196,6 +246,15 @@ class SSLSocket:
         ``CERT_REQUIRED`` would (loaded CAs, dates, key usage, key strength, and on a client
         the ``server_hostname``) when this is first called, and the answer is kept. A peer
         certificate (``getpeercert()``) is authenticated only when this returns ``0``."""
+    def selected_alpn_protocol(self) -> str | None:
+        """The ALPN protocol agreed in the handshake, None when none was (or before it)."""
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """Server side, after the handshake: the suites the client offered that the context
+        enables, as ``(name, protocol, secret_bits)``; None on the client side."""
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """``'tls-exporter'`` (RFC 9266): 32 bytes on TLS 1.3, None on TLS 1.2 or before the
+        handshake. ``'tls-unique'`` raises ValueError: rustls does not expose the Finished
+        messages it needs. Other types raise ValueError."""
     def close(self) -> None:
         """Send close_notify (once, best effort), then close the wrapped object. Idempotent.
         If the application closed the wrapped socket itself, close sends nothing."""

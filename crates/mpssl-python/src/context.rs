@@ -1,12 +1,18 @@
 //! `SSLContext`: the Python face of [`mpssl::SslContext`].
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{
+    PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple, PyWeakrefMethods, PyWeakrefReference,
+};
 
-use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback};
+use mpssl::{
+    CallbackAbort, Protocol, ServerCertificates, ServerNameCallback, Session, SniAbort, SslContext,
+    VerifyCallback,
+};
 
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
@@ -20,9 +26,35 @@ pub(crate) struct Context {
     inner: RwLock<SslContext>,
     /// The `verify_callback` object, as set (the core holds a wrapper of it).
     callback: Mutex<Option<Py<PyAny>>>,
+    /// The `sni_callback` object (a server's sessions get a hook that calls it).
+    sni_callback: Mutex<Option<Py<PyAny>>>,
+    /// `post_handshake_auth`: stored only (rustls has no TLS 1.3 post-handshake auth).
+    post_handshake_auth: AtomicBool,
 }
 
 impl Context {
+    /// A server session's hook for this context's `sni_callback`, if one is set.
+    pub(crate) fn sni_hook(
+        &self,
+        py: Python<'_>,
+        slf: &Bound<'_, Self>,
+        role: Protocol,
+    ) -> Option<Arc<PySniCallback>> {
+        if role != Protocol::Server {
+            return None;
+        }
+        let slot = self
+            .sni_callback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let callback = slot.as_ref()?.clone_ref(py);
+        Some(Arc::new(PySniCallback {
+            callback,
+            context: slf.clone().unbind(),
+            socket: OnceLock::new(),
+        }))
+    }
+
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, SslContext> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -63,6 +95,8 @@ impl Context {
         Ok(Self {
             inner: RwLock::new(SslContext::new(protocol)),
             callback: Mutex::new(None),
+            sni_callback: Mutex::new(None),
+            post_handshake_auth: AtomicBool::new(false),
         })
     }
 
@@ -161,22 +195,29 @@ impl Context {
 
     /// Add trusted CA certificates from data (one DER certificate or PEM). Both arguments
     /// are data here; `mpssl.SSLContext` turns paths into data.
-    #[pyo3(signature = (cafile=None, cadata=None))]
+    /// `capath` (keyword only here) is a directory whose files are read (see
+    /// `mpssl::roots::dir_roots`).
+    #[pyo3(signature = (cafile=None, cadata=None, *, capath=None))]
     fn load_verify_locations(
         &self,
         py: Python<'_>,
         cafile: Option<&Bound<'_, PyAny>>,
         cadata: Option<&Bound<'_, PyAny>>,
+        capath: Option<std::path::PathBuf>,
     ) -> PyResult<()> {
         let given: Vec<_> = [cafile, cadata]
             .into_iter()
             .flatten()
             .filter(|o| !o.is_none())
             .collect();
-        if given.is_empty() {
+        if given.is_empty() && capath.is_none() {
             return Err(PyTypeError::new_err(
                 "cafile and cadata cannot both be None",
             ));
+        }
+        if let Some(dir) = capath {
+            gil::detach(py, || self.write().load_verify_dir(&dir))
+                .map_err(|e| error::to_py(py, e))?;
         }
         for source in given {
             let data = ReadBuf::extract(source, "cadata")?;
@@ -267,8 +308,13 @@ impl Context {
             .wrap_role(server_side, hostname.as_deref())
             .map_err(|e| error::to_py(py, e))?;
         let transport = transport_for(sock)?;
-        let session =
-            Session::new(&this.read(), hostname.as_deref()).map_err(|e| error::to_py(py, e))?;
+        let hook = this.sni_hook(py, slf, role);
+        let session = Session::with_server_name_callback(
+            &this.read(),
+            hostname.as_deref(),
+            hook.clone().map(|h| h as Arc<dyn ServerNameCallback>),
+        )
+        .map_err(|e| error::to_py(py, e))?;
         let socket = SslSocket::new(
             session,
             transport,
@@ -278,10 +324,112 @@ impl Context {
             hostname,
         );
         let socket = Py::new(py, socket)?;
+        if let Some(hook) = hook {
+            let weak = PyWeakrefReference::new(socket.bind(py).as_any())?;
+            let _ = hook.socket.set(weak.unbind());
+        }
         if handshake_now {
             socket.get().handshake_blocking(py)?;
         }
         Ok(socket)
+    }
+
+    /// Offer (client) or accept (server) these ALPN protocols, in preference order (CPython's
+    /// `set_alpn_protocols`; str or bytes names of 1 to 255 bytes, else `ValueError`).
+    #[pyo3(signature = (alpn_protocols, /))]
+    fn set_alpn_protocols(
+        &self,
+        py: Python<'_>,
+        alpn_protocols: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for item in alpn_protocols.try_iter()? {
+            let item = item?;
+            if let Ok(s) = item.cast::<PyString>() {
+                names.push(s.to_str()?.as_bytes().to_vec());
+            } else if let Ok(b) = item.cast::<PyBytes>() {
+                names.push(b.as_bytes().to_vec());
+            } else {
+                return Err(PyTypeError::new_err("ALPN protocols must be str or bytes"));
+            }
+        }
+        self.write()
+            .set_alpn_protocols(&names)
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// The key log file (NSS format) this context appends its sessions' secrets to, or None.
+    #[getter]
+    fn get_keylog_filename(&self) -> Option<std::ffi::OsString> {
+        self.read()
+            .keylog_filename()
+            .map(|p| p.as_os_str().to_owned())
+    }
+
+    #[setter]
+    fn set_keylog_filename(
+        &self,
+        py: Python<'_>,
+        value: Option<std::path::PathBuf>,
+    ) -> PyResult<()> {
+        gil::detach(py, || self.write().set_keylog_filename(value.as_deref()))
+            .map_err(|e| error::to_py(py, e))
+    }
+
+    /// Trust the operating system's CA certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set).
+    /// `purpose` is accepted for CPython compatibility; the same roots serve both purposes.
+    #[pyo3(signature = (purpose=None))]
+    fn load_default_certs(&self, py: Python<'_>, purpose: Option<&Bound<'_, PyAny>>) {
+        let _ = purpose;
+        gil::detach(py, || self.write().load_system_roots());
+    }
+
+    /// Trust the operating system's CA certificates, as `load_default_certs()`.
+    fn set_default_verify_paths(&self, py: Python<'_>) {
+        gil::detach(py, || self.write().load_system_roots());
+    }
+
+    /// `sni_callback(sslsocket, server_name, sslcontext)`, called on a server when a client's
+    /// hello arrives; may set `sslsocket.context`; returning an int or raising aborts.
+    #[getter]
+    fn get_sni_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let slot = self
+            .sni_callback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    #[setter]
+    fn set_sni_callback(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !value.is_none() && !value.is_callable() {
+            return Err(PyTypeError::new_err("not a callable object"));
+        }
+        if self.read().protocol() == Protocol::Client {
+            return Err(PyValueError::new_err(
+                "sni_callback cannot be set on a PROTOCOL_TLS_CLIENT context",
+            ));
+        }
+        let callback = (!value.is_none()).then(|| value.clone().unbind());
+        *self
+            .sni_callback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = callback;
+        Ok(())
+    }
+
+    /// Accepted and stored for CPython consumers (`http.client` sets it); it does nothing:
+    /// rustls has no TLS 1.3 post-handshake client authentication.
+    #[getter]
+    fn get_post_handshake_auth(&self) -> bool {
+        self.post_handshake_auth.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_post_handshake_auth(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.post_handshake_auth
+            .store(value.is_truthy()?, Ordering::Relaxed);
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
@@ -325,6 +473,51 @@ impl VerifyCallback for PyVerifyCallback {
                 0 => Ok(()),
                 code => Err(CallbackAbort::Code { code, depth }),
             }
+        })
+    }
+}
+
+/// A Python `sni_callback` as one server session's [`ServerNameCallback`].
+#[derive(Debug)]
+pub(crate) struct PySniCallback {
+    callback: Py<PyAny>,
+    /// The context the socket was wrapped by (the callback's third argument).
+    context: Py<Context>,
+    /// The socket (weakly: the socket owns the session that owns this hook).
+    pub(crate) socket: OnceLock<Py<PyWeakrefReference>>,
+}
+
+impl ServerNameCallback for PySniCallback {
+    fn server_name(&self, name: Option<&str>) -> Result<Option<ServerCertificates>, SniAbort> {
+        gil::attach(|py| {
+            let raised = |e: PyErr| SniAbort::Failed(Arc::new(PythonRaised(e)));
+            let Some(sock) = self.socket.get().and_then(|w| w.bind(py).upgrade()) else {
+                return Ok(None);
+            };
+            let name = match name {
+                Some(n) => PyString::new(py, n).into_any(),
+                None => py.None().into_bound(py),
+            };
+            let context = self.context.bind(py);
+            let result = gil::call3(self.callback.bind(py), &sock, &name, context.as_any())
+                .map_err(raised)?;
+            if !result.is_none() {
+                let alert: i64 = result.extract().map_err(|_| {
+                    raised(PyTypeError::new_err(
+                        "sni_callback must return None or an int (an ALERT_DESCRIPTION_* value)",
+                    ))
+                })?;
+                return Err(SniAbort::Alert(alert));
+            }
+            let Ok(sock) = sock.cast::<SslSocket>() else {
+                return Ok(None);
+            };
+            let now = sock.get().context_now(py);
+            if now.is(&self.context) {
+                return Ok(None);
+            }
+            let certs = now.get().read().server_certificates();
+            certs.map(Some).map_err(|e| raised(error::to_py(py, e)))
         })
     }
 }

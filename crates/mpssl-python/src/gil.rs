@@ -232,6 +232,29 @@ pub(crate) fn call2<'py>(
     owned(callable.py(), ret)
 }
 
+/// `callable(a, b, c)`, through a `C-unwind` call with the exit guard innermost.
+pub(crate) fn call3<'py>(
+    callable: &Bound<'py, PyAny>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    c: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let guard = ParkOnExit::arm();
+    // SAFETY: the GIL is held; `callable`, `a`, `b` and `c` are valid borrowed references for
+    // the whole call; the argument list is NULL-terminated and holds only `PyObject*`.
+    let ret = unsafe {
+        raw::PyObject_CallFunctionObjArgs(
+            callable.as_ptr(),
+            a.as_ptr(),
+            b.as_ptr(),
+            c.as_ptr(),
+            ptr::null_mut::<PyObject>(),
+        )
+    };
+    guard.disarm();
+    owned(callable.py(), ret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ParkOnExit;

@@ -43,7 +43,7 @@ struct State {
 }
 
 /// MicroPython's `SSLSocket`.
-#[pyclass(name = "SSLSocket", module = "mpssl", frozen)]
+#[pyclass(name = "SSLSocket", module = "mpssl", frozen, weakref)]
 pub(crate) struct SslSocket {
     state: Mutex<State>,
     /// The thread holding `state` through [`SslSocket::lock`] (0: none), so that a call from
@@ -51,7 +51,9 @@ pub(crate) struct SslSocket {
     /// waiting for itself forever (issue 9, defect 6).
     holder: AtomicU64,
     sock: Py<PyAny>,
-    context: Py<Context>,
+    /// The context: the one wrapped by, or one an `sni_callback` set (`sslsocket.context =`);
+    /// its own lock, so the callback can set it while the handshake holds `state`.
+    context: Mutex<Py<Context>>,
     server_side: bool,
     server_hostname: Option<String>,
     /// The identity of a real socket driven by descriptor (waited on with `poll`).
@@ -198,7 +200,7 @@ impl SslSocket {
             }),
             holder: AtomicU64::new(0),
             sock,
-            context,
+            context: Mutex::new(context),
             server_side,
             server_hostname,
             identity,
@@ -654,10 +656,17 @@ impl SslSocket {
         Ok(())
     }
 
-    /// The context this socket was wrapped by.
+    /// The context this socket was wrapped by, or the one an `sni_callback` switched to.
     #[getter]
-    fn context(&self, py: Python<'_>) -> Py<Context> {
-        self.context.clone_ref(py)
+    fn get_context(&self, py: Python<'_>) -> Py<Context> {
+        self.context_now(py)
+    }
+
+    /// Switch the context (CPython's `sslsocket.context = ctx`): inside an `sni_callback`, the
+    /// server then presents that context's certificate; elsewhere only the attribute changes.
+    #[setter]
+    fn set_context(&self, value: &Bound<'_, Context>) {
+        *self.context.lock().unwrap_or_else(PoisonError::into_inner) = value.clone().unbind();
     }
 
     /// True when wrapped with `server_side=True`.
@@ -666,10 +675,16 @@ impl SslSocket {
         self.server_side
     }
 
-    /// The `server_hostname` given to `wrap_socket`.
+    /// The `server_hostname` given to `wrap_socket`; on the server side, the name the client
+    /// sent (SNI) once the handshake has read it.
     #[getter]
-    fn server_hostname(&self) -> Option<String> {
-        self.server_hostname.clone()
+    fn server_hostname(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        if !self.server_side {
+            return Ok(self.server_hostname.clone());
+        }
+        self.with_state(py, |state| {
+            state.stream.session().sni_hostname().map(str::to_owned)
+        })
     }
 
     /// True when the handshake resumed an earlier session.
@@ -720,9 +735,52 @@ impl SslSocket {
             state.stream.session().verify_result().map(|f| f.bits())
         })
     }
+
+    /// The ALPN protocol agreed in the handshake (str), `None` when none was or before the
+    /// handshake completed.
+    fn selected_alpn_protocol(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.with_state(py, |state| {
+            state
+                .stream
+                .session()
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        })
+    }
+
+    /// On the server side, after the handshake: the suites the client offered that the
+    /// context enables, as `(name, protocol, secret_bits)` tuples; `None` on the client side
+    /// and before the handshake.
+    fn shared_ciphers(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
+        let Some(shared) = self.with_state(py, |state| state.stream.session().shared_ciphers())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PyList::new(py, shared)?.unbind()))
+    }
+
+    /// `'tls-exporter'` (RFC 9266): 32 bytes on a TLS 1.3 connection, `None` on TLS 1.2 or
+    /// before the handshake. `'tls-unique'` (not available with rustls) and any other type
+    /// raise `ValueError`.
+    #[pyo3(signature = (cb_type="tls-unique"))]
+    fn get_channel_binding(&self, py: Python<'_>, cb_type: &str) -> PyResult<Option<Py<PyBytes>>> {
+        let kind = mpssl::ChannelBinding::from_name(cb_type).map_err(|e| error::to_py(py, e))?;
+        let value = self
+            .with_state(py, |state| state.stream.session().channel_binding(kind))?
+            .map_err(|e| error::to_py(py, e))?;
+        Ok(value.map(|v| PyBytes::new(py, &v).unbind()))
+    }
 }
 
 impl SslSocket {
+    /// The current context (see `set_context`).
+    pub(crate) fn context_now(&self, py: Python<'_>) -> Py<Context> {
+        self.context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone_ref(py)
+    }
+
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
         let closed = self.with_state(py, |state| state.sock_closed)?;
         if closed {

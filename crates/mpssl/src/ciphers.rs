@@ -101,6 +101,22 @@ pub fn suite_name(suite: SupportedCipherSuite) -> &'static str {
         .map_or("TLS-UNKNOWN", |s| s.dashed)
 }
 
+/// CPython's `(name, protocol, secret bits)` triple for a suite (as `shared_ciphers` lists it),
+/// in the reference's naming; `None` for a suite mpssl does not offer.
+pub fn suite_triple(suite: rustls::CipherSuite) -> Option<(&'static str, &'static str, u32)> {
+    let found = SUITES.iter().find(|s| s.suite.suite() == suite)?;
+    let version = match found.suite {
+        SupportedCipherSuite::Tls13(_) => "TLSv1.3",
+        SupportedCipherSuite::Tls12(_) => "TLSv1.2",
+    };
+    let bits = if found.dashed.contains("AES-128") {
+        128
+    } else {
+        256
+    };
+    Some((found.dashed, version, bits))
+}
+
 /// Resolve a list of names (dashed or IANA form) into suites, keeping the given order.
 ///
 /// Duplicates are dropped. An empty list, an unknown name, or a name of a suite rustls does not

@@ -16,6 +16,8 @@ use rustls_pki_types::CertificateDer;
 use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::{ArgumentError, ConfigError, Error, KeyError};
+use crate::keylog::KeyLogFile;
+use crate::sni::ServerCertificates;
 use crate::verify::chain::Checker;
 use crate::verify::names::NameRule;
 use crate::verify::verifiers::{ClientVerifier, PeerCheck, ServerVerifier};
@@ -78,7 +80,7 @@ impl Protocol {
 #[derive(Debug, Clone)]
 pub(crate) enum Built {
     Client(Arc<ClientConfigs>, Arc<PeerCheck>),
-    Server(Arc<ServerConfig>, Arc<PeerCheck>),
+    Server(Arc<ServerConfig>, Arc<PeerCheck>, ServerCertificates),
 }
 
 /// A client context's configurations, one per [`NameRule`]: rustls hands a verifier only a
@@ -132,6 +134,12 @@ pub struct SslContext {
     groups: Vec<&'static dyn SupportedKxGroup>,
     provider: Arc<CryptoProvider>,
     built: Mutex<Option<Built>>,
+    /// ALPN protocols offered (client) or accepted (server), in preference order.
+    alpn: Vec<Vec<u8>>,
+    /// Where the sessions' secrets are logged (`keylog_filename`), if anywhere.
+    keylog: Option<Arc<KeyLogFile>>,
+    /// A server's further certificates, chosen by SNI name (see the `sni` module).
+    extra: Vec<Arc<CertifiedKey>>,
 }
 
 impl SslContext {
@@ -150,6 +158,9 @@ impl SslContext {
             groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
             provider: Arc::new(aws_lc_rs::default_provider()),
             built: Mutex::new(None),
+            alpn: Vec::new(),
+            keylog: None,
+            extra: Vec::new(),
         }
     }
 
@@ -308,13 +319,28 @@ impl SslContext {
     pub fn load_cert_chain_with_key(&mut self, cert: &[u8], key: LoadedKey) -> Result<(), Error> {
         let certs = certs::parse_certificates(cert)?;
         if let LoadedKey::Usable(signing) = &key {
-            let leaf = self.chain.first().or(certs.first()).cloned();
-            if let Some(leaf) = leaf {
-                match CertifiedKey::new(vec![leaf], signing.clone()).keys_match() {
-                    Ok(())
-                    | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-                    Err(_) => return Err(Error::Key(KeyError::Mismatch)),
+            let matches = |leaf: &CertificateDer<'static>| match CertifiedKey::new(
+                vec![leaf.clone()],
+                signing.clone(),
+            )
+            .keys_match()
+            {
+                Ok(())
+                | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => true,
+                Err(_) => false,
+            };
+            let leaf = self.chain.first().or(certs.first());
+            if leaf.is_some_and(|leaf| !matches(leaf)) {
+                // Not the next certificate of the first chain: on a server, another identity
+                // when the key is this data's own (`sni` module); else a mismatch.
+                let own = certs.first().is_some_and(matches);
+                if self.protocol == Protocol::Server && !self.chain.is_empty() && own {
+                    self.extra
+                        .push(Arc::new(CertifiedKey::new(certs, signing.clone())));
+                    self.changed();
+                    return Ok(());
                 }
+                return Err(Error::Key(KeyError::Mismatch));
             }
         }
         self.key = Some(key);
@@ -354,6 +380,78 @@ impl SslContext {
         self.suites = ciphers::parse_suite_names(names)?;
         self.changed();
         Ok(())
+    }
+
+    /// The ALPN protocols offered (client) or accepted (server), in preference order.
+    pub fn alpn_protocols(&self) -> &[Vec<u8>] {
+        &self.alpn
+    }
+
+    /// Offer (client) or accept (server) these ALPN protocols, in preference order; an empty
+    /// list turns ALPN off. Each must be 1 to 255 bytes ([`ArgumentError::AlpnProtocol`],
+    /// CPython's rule). A server whose list shares nothing with a client's offer aborts the
+    /// handshake with a `no_application_protocol` alert (rustls follows RFC 7301; OpenSSL
+    /// goes on without ALPN); a client or server without a list takes part without ALPN.
+    pub fn set_alpn_protocols<P: AsRef<[u8]>>(&mut self, protocols: &[P]) -> Result<(), Error> {
+        if protocols
+            .iter()
+            .any(|p| p.as_ref().is_empty() || p.as_ref().len() > 255)
+        {
+            return Err(Error::Argument(ArgumentError::AlpnProtocol));
+        }
+        self.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+        self.changed();
+        Ok(())
+    }
+
+    /// The key log file's path, when the context logs its sessions' secrets.
+    pub fn keylog_filename(&self) -> Option<&std::path::Path> {
+        self.keylog.as_deref().map(KeyLogFile::path)
+    }
+
+    /// Append the secrets of this context's sessions created afterwards to `path`, in the
+    /// NSS key log format (`keylog` module); `None` stops logging. The file is opened (and
+    /// created) now, so a path that cannot be written fails here, as in CPython.
+    pub fn set_keylog_filename(&mut self, path: Option<&std::path::Path>) -> Result<(), Error> {
+        self.keylog = match path {
+            Some(path) => Some(Arc::new(KeyLogFile::open(path)?)),
+            None => None,
+        };
+        self.changed();
+        Ok(())
+    }
+
+    /// Trust the operating system's roots ([`crate::roots::system_roots`]: `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` when set, else the platform store). Certificates that cannot be trust
+    /// anchors are skipped. Returns how many were added.
+    pub fn load_system_roots(&mut self) -> usize {
+        let added = Arc::make_mut(&mut self.trust).add_parsable(crate::roots::system_roots());
+        self.changed();
+        added
+    }
+
+    /// Trust the PEM certificates of every file in the directory `capath`
+    /// ([`crate::roots::dir_roots`]); certificates that cannot be trust anchors are skipped.
+    /// Returns how many were added.
+    pub fn load_verify_dir(&mut self, capath: &std::path::Path) -> Result<usize, Error> {
+        let certs = crate::roots::dir_roots(capath)?;
+        let added = Arc::make_mut(&mut self.trust).add_parsable(certs);
+        self.changed();
+        Ok(added)
+    }
+
+    /// The certificates a server context presents (default first, then those chosen by SNI
+    /// name), for another session's [`ServerNameCallback`](crate::ServerNameCallback).
+    pub fn server_certificates(&self) -> Result<ServerCertificates, Error> {
+        match self.built()? {
+            Built::Server(_, _, certs) => Ok(certs),
+            Built::Client(..) => Ok(ServerCertificates::default()),
+        }
+    }
+
+    /// The enabled suites' identifiers.
+    pub(crate) fn suite_ids(&self) -> Vec<rustls::CipherSuite> {
+        self.suites.iter().map(|s| s.suite()).collect()
     }
 
     fn changed(&mut self) {
@@ -439,6 +537,10 @@ impl SslContext {
                     if !self.resumption {
                         config.resumption = Resumption::disabled();
                     }
+                    config.alpn_protocols = self.alpn.clone();
+                    if let Some(keylog) = &self.keylog {
+                        config.key_log = keylog.clone();
+                    }
                     Ok(Arc::new(config))
                 };
                 let configs = ClientConfigs {
@@ -455,14 +557,24 @@ impl SslContext {
                     .with_client_cert_verifier(Arc::new(ClientVerifier {
                         check: check.clone(),
                     }))
-                    .with_cert_resolver(Arc::new(OwnCert(certified)));
+                    .with_cert_resolver(Arc::new(OwnCert(certified.clone())));
+                config.alpn_protocols = self.alpn.clone();
+                if let Some(keylog) = &self.keylog {
+                    config.key_log = keylog.clone();
+                }
                 if self.resumption {
                     config.ticketer = aws_lc_rs::Ticketer::new().map_err(bad_config)?;
                 } else {
                     config.session_storage = Arc::new(NoServerSessionStorage {});
                     config.send_tls13_tickets = 0;
                 }
-                Built::Server(Arc::new(config), check)
+                let certs = ServerCertificates(Arc::new(
+                    certified
+                        .into_iter()
+                        .chain(self.extra.iter().cloned())
+                        .collect(),
+                ));
+                Built::Server(Arc::new(config), check, certs)
             }
         })
     }
@@ -483,6 +595,9 @@ impl Clone for SslContext {
             groups: self.groups.clone(),
             provider: self.provider.clone(),
             built: Mutex::new(None),
+            alpn: self.alpn.clone(),
+            keylog: self.keylog.clone(),
+            extra: self.extra.clone(),
         }
     }
 }

@@ -65,6 +65,8 @@ pub enum Error {
     Callback(CallbackAbort),
     /// The caller passed a value the API does not accept.
     Argument(ArgumentError),
+    /// A server's [`ServerNameCallback`](crate::ServerNameCallback) aborted the handshake.
+    ServerName(crate::sni::SniAbort),
 }
 
 impl Error {
@@ -89,6 +91,7 @@ impl Error {
         match self {
             Self::Io(e) => e.payload(),
             Self::Callback(CallbackAbort::Failed(payload)) => Some(payload.as_ref()),
+            Self::ServerName(crate::sni::SniAbort::Failed(payload)) => Some(payload.as_ref()),
             _ => None,
         }
     }
@@ -115,6 +118,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("the TLS socket is closed"),
             Self::Callback(abort) => fmt::Display::fmt(abort, f),
             Self::Argument(e) => fmt::Display::fmt(e, f),
+            Self::ServerName(abort) => fmt::Display::fmt(abort, f),
         }
     }
 }
@@ -418,6 +422,10 @@ pub enum ArgumentError {
     ServerSideOnClientContext,
     /// `cert` without `key` or `key` without `cert` (module-level `wrap_socket`).
     KeyWithoutCert,
+    /// An ALPN protocol name that is empty or longer than 255 bytes.
+    AlpnProtocol,
+    /// A channel binding type rustls cannot provide (`tls-unique`) or that does not exist.
+    ChannelBinding(String),
 }
 
 impl fmt::Display for ArgumentError {
@@ -442,6 +450,12 @@ impl fmt::Display for ArgumentError {
                  PROTOCOL_TLS_CLIENT",
             ),
             Self::KeyWithoutCert => f.write_str("key and cert must be given together"),
+            Self::AlpnProtocol => f.write_str("ALPN protocols must be 1 to 255 in length"),
+            Self::ChannelBinding(kind) if kind == "tls-unique" => f.write_str(
+                "the 'tls-unique' channel binding is not available (rustls does not expose \
+                 the Finished messages); use 'tls-exporter' (RFC 9266, TLS 1.3)",
+            ),
+            Self::ChannelBinding(kind) => write!(f, "{kind} channel binding type not implemented"),
         }
     }
 }

@@ -56,8 +56,11 @@ pub mod ciphers;
 mod context;
 mod danger;
 mod error;
+pub mod keylog;
 pub mod peer;
+pub mod roots;
 mod session;
+pub mod sni;
 pub mod stream;
 mod verified;
 mod verify;
@@ -67,7 +70,8 @@ pub use error::{
     code, ArgumentError, CallbackAbort, CertError, ConfigError, Error, ExceptionClass, IoFailure,
     KeyError, ProtocolError, Report,
 };
-pub use session::{Session, Until};
+pub use session::{ChannelBinding, Session, Until};
+pub use sni::{ServerCertificates, ServerNameCallback, SniAbort};
 pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
 pub use verify::{TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 

@@ -14,7 +14,7 @@
 //! transport EOF, which only the session can tell).
 
 use std::io::{self, BufRead, Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -22,6 +22,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use crate::ciphers;
 use crate::context::{Built, SslContext};
 use crate::error::{ArgumentError, Error, ProtocolError};
+use crate::sni::{Hello, ServerNameCallback, SessionResolver};
 use crate::verify::chain::Usage;
 use crate::verify::names::PeerName;
 use crate::verify::verifiers::PeerCheck;
@@ -54,12 +55,25 @@ pub struct Session {
     peer_name: PeerName,
     /// The verdict on the peer's chain, computed when first asked.
     verdict: OnceLock<VerifyFlags>,
+    /// A server's view of the ClientHello (offered suites, a server-name callback's abort).
+    hello: Option<Arc<Mutex<Hello>>>,
 }
 
 impl Session {
     /// A new session for `context`. Clients send `server_hostname` as SNI and check the
     /// server's certificate against it; servers ignore it.
     pub fn new(context: &SslContext, server_hostname: Option<&str>) -> Result<Self, Error> {
+        Self::with_server_name_callback(context, server_hostname, None)
+    }
+
+    /// [`Session::new`], and on a server, `callback` is asked for the client's SNI name
+    /// before the certificate is chosen (the `sni` module). Ignored on a client.
+    pub fn with_server_name_callback(
+        context: &SslContext,
+        server_hostname: Option<&str>,
+        callback: Option<Arc<dyn ServerNameCallback>>,
+    ) -> Result<Self, Error> {
+        let mut hello = None;
         let (conn, peer_check, peer_name) = match context.built()? {
             Built::Client(configs, check) => {
                 let name = match server_hostname {
@@ -70,11 +84,26 @@ impl Session {
                 let conn = ClientConnection::new(config, name.for_rustls())?;
                 (Connection::Client(conn), check, name)
             }
-            Built::Server(config, check) => (
-                Connection::Server(ServerConnection::new(config)?),
-                check,
-                PeerName::Absent,
-            ),
+            Built::Server(config, check, certs) => {
+                // A resolver of this session's own: it records what the client offered, and
+                // runs the callback for this connection.
+                let seen = Arc::new(Mutex::new(Hello {
+                    enabled: context.suite_ids(),
+                    ..Hello::default()
+                }));
+                let mut config = (*config).clone();
+                config.cert_resolver = Arc::new(SessionResolver {
+                    certs,
+                    callback,
+                    hello: seen.clone(),
+                });
+                hello = Some(seen);
+                (
+                    Connection::Server(ServerConnection::new(Arc::new(config))?),
+                    check,
+                    PeerName::Absent,
+                )
+            }
         };
         let mut session = Self {
             conn,
@@ -87,6 +116,7 @@ impl Session {
             peer_check,
             peer_name,
             verdict: OnceLock::new(),
+            hello,
         };
         session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
         Ok(session)
@@ -145,7 +175,10 @@ impl Session {
             Err(e) => return Err(self.fail(Error::from_transport(e))),
         };
         if let Err(e) = self.conn.process_new_packets() {
-            let e = Error::from(e);
+            let e = match self.server_name_abort() {
+                Some(abort) => Error::ServerName(abort),
+                None => Error::from(e),
+            };
             if self.pending() > 0 {
                 self.deferred = Some(e);
                 return Ok(n.max(1));
@@ -400,6 +433,92 @@ impl Session {
         match &self.conn {
             Connection::Server(s) => s.server_name(),
             Connection::Client(_) => None,
+        }
+    }
+
+    /// The ALPN protocol agreed in the handshake; `None` before it completed or when none was.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        self.conn.alpn_protocol()
+    }
+
+    /// On a server, once the handshake is done: the suites the client offered that this
+    /// session could use (the context's suites, in the client's order), as CPython's
+    /// `(name, protocol, secret bits)` triples in the reference's names. `None` on a client
+    /// (rustls does not show a client what the server supports) and before the handshake.
+    pub fn shared_ciphers(&self) -> Option<Vec<(&'static str, &'static str, u32)>> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        let hello = self.hello.as_ref()?;
+        let hello = hello.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(
+            hello
+                .offered
+                .iter()
+                .filter(|suite| hello.enabled.contains(suite))
+                .filter_map(|suite| ciphers::suite_triple(*suite))
+                .collect(),
+        )
+    }
+
+    /// The channel binding of this connection (RFC 5929 / RFC 9266), once the handshake is
+    /// done: `tls-exporter` is the 32-byte exporter value with label
+    /// `EXPORTER-Channel-Binding` and an empty context, defined for TLS 1.3 only (`None` on a
+    /// TLS 1.2 connection, whose exporter is unsafe without extended master secret, and before
+    /// the handshake). `tls-unique` cannot be computed with rustls
+    /// ([`ArgumentError::ChannelBinding`]), nor can any other type.
+    pub fn channel_binding(&self, kind: ChannelBinding) -> Result<Option<[u8; 32]>, Error> {
+        match kind {
+            ChannelBinding::TlsExporter => {}
+            ChannelBinding::TlsUnique => {
+                return Err(Error::Argument(ArgumentError::ChannelBinding(
+                    "tls-unique".to_owned(),
+                )))
+            }
+        }
+        if self.conn.is_handshaking()
+            || self.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3)
+        {
+            return Ok(None);
+        }
+        let out =
+            self.conn
+                .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(b""))?;
+        Ok(Some(out))
+    }
+
+    fn server_name_abort(&self) -> Option<crate::sni::SniAbort> {
+        let hello = self.hello.as_ref()?;
+        hello
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abort
+            .take()
+    }
+}
+
+/// A channel binding type ([`Session::channel_binding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// RFC 5929 `tls-unique` (not available with rustls).
+    TlsUnique,
+    /// RFC 9266 `tls-exporter`.
+    TlsExporter,
+}
+
+impl ChannelBinding {
+    /// The type for CPython's name (`'tls-unique'`, `'tls-exporter'`); any other name is an
+    /// [`ArgumentError::ChannelBinding`].
+    pub fn from_name(name: &str) -> Result<Self, Error> {
+        match name {
+            "tls-unique" => Ok(Self::TlsUnique),
+            "tls-exporter" => Ok(Self::TlsExporter),
+            other => Err(Error::Argument(ArgumentError::ChannelBinding(
+                other.to_owned(),
+            ))),
         }
     }
 }

@@ -177,6 +177,14 @@ impl Error {
                 ))
             }
             Self::Argument(argument) => argument_report(argument),
+            Self::ServerName(crate::sni::SniAbort::Failed(payload)) => Report {
+                class: ExceptionClass::Carried,
+                text: payload.to_string(),
+                ..Report::errno(EIO)
+            },
+            Self::ServerName(abort @ crate::sni::SniAbort::Alert(_)) => {
+                Report::os(code::SSL_HANDSHAKE_FAILURE).with_note(abort.to_string())
+            }
         }
     }
 }
@@ -343,7 +351,9 @@ fn argument_report(argument: &ArgumentError) -> Report {
         ArgumentError::DtlsUnsupported
         | ArgumentError::VerifyMode(_)
         | ArgumentError::HostnameRequired
-        | ArgumentError::ServerSideOnClientContext => Report::value(argument.to_string()),
+        | ArgumentError::ServerSideOnClientContext
+        | ArgumentError::AlpnProtocol
+        | ArgumentError::ChannelBinding(_) => Report::value(argument.to_string()),
         ArgumentError::KeyWithoutCert => Report {
             class: ExceptionClass::Type,
             ..Report::value(argument.to_string())

@@ -47,6 +47,23 @@ impl TrustStore {
         Ok(())
     }
 
+    /// Add the certificates that can be trust anchors and skip the others (a system store
+    /// may hold some that rustls-webpki refuses); returns how many were added.
+    pub fn add_parsable(&mut self, certs: Vec<CertificateDer<'static>>) -> usize {
+        let mut added = 0;
+        for cert in certs {
+            if self.contains(&cert) {
+                continue;
+            }
+            if let Ok(anchor) = webpki::anchor_from_trusted_cert(&cert) {
+                self.anchors.push(anchor.to_owned());
+                self.ders.push(cert);
+                added += 1;
+            }
+        }
+        added
+    }
+
     /// Number of trusted certificates.
     pub fn len(&self) -> usize {
         self.ders.len()
