@@ -25,6 +25,7 @@ from ._mpssl import (
     PROTOCOL_TLS_CLIENT,
     PROTOCOL_TLS_SERVER,
     RUSTLS_VERSION,
+    SSLObject,
     SSLSocket,
     __version__,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "PROTOCOL_TLS_SERVER",
     "RUSTLS_VERSION",
     "SSLContext",
+    "SSLObject",
     "SSLSocket",
     "__version__",
     "wrap_socket",

@@ -3,6 +3,7 @@
 Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handling.
 """
 
+import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, Self, final
 
@@ -16,6 +17,7 @@ __all__ = [
     "PROTOCOL_TLS_SERVER",
     "RUSTLS_VERSION",
     "SSLContext",
+    "SSLObject",
     "SSLSocket",
     "__version__",
 ]
@@ -100,6 +102,19 @@ class SSLContext:
         The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
         raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the
         default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``."""
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: None = None,
+    ) -> SSLObject:
+        """CPython's ``wrap_bio``: TLS over two ``ssl.MemoryBIO`` objects, as asyncio uses it.
+
+        ``asyncio.open_connection(..., ssl=ctx)`` and ``asyncio.start_server(..., ssl=ctx)``
+        call it. Role and host-name rules are those of :meth:`wrap_socket`. ``session`` must
+        be None (sessions are resumed through the context). See :class:`SSLObject`."""
 
 @final
 class SSLSocket:
@@ -201,3 +216,65 @@ class SSLSocket:
         If the application closed the wrapped socket itself, close sends nothing."""
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...
+
+@final
+class SSLObject:
+    """CPython's ``ssl.SSLObject`` over mpssl, made by :meth:`SSLContext.wrap_bio`.
+
+    Ciphertext is read from ``incoming`` and written to ``outgoing``; nothing blocks. Raises
+    the standard library's exceptions: ``ssl.SSLWantReadError`` when more ciphertext is
+    needed, ``ssl.SSLEOFError`` when ``incoming`` ended without close_notify,
+    ``ssl.SSLZeroReturnError`` for a write after :meth:`unwrap`,
+    ``ssl.SSLCertVerificationError`` (also a ``ValueError``, carrying mpssl's verify text)
+    when the peer's certificate fails verification, and ``ssl.SSLError(code, text)`` (an
+    ``OSError`` with mpssl's code and text) for other TLS failures.
+    """
+
+    @property
+    def context(self) -> SSLContext:
+        """The context this object was made by."""
+    @property
+    def server_side(self) -> bool:
+        """True for the server end."""
+    @property
+    def server_hostname(self) -> str | None:
+        """The ``server_hostname`` given to ``wrap_bio``."""
+    @property
+    def session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session."""
+    @property
+    def session(self) -> None:
+        """Always None: sessions are resumed through the context, not session objects."""
+    def do_handshake(self) -> None:
+        """Advance the handshake; ``ssl.SSLWantReadError`` until it is complete."""
+    def read(self, len: int = 1024, buffer: Buffer | None = None) -> Any:
+        """Up to ``len`` bytes of plaintext (``bytes``), or into ``buffer`` (returns the count).
+        ``b""``/``0`` after the peer's close_notify; ``ssl.SSLWantReadError`` when more
+        ciphertext is needed; ``ssl.SSLEOFError`` when ``incoming`` ended without
+        close_notify."""
+    def write(self, data: Buffer, /) -> int:
+        """Encrypt all of ``data`` into ``outgoing`` (completing the handshake first, or
+        ``ssl.SSLWantReadError``); returns ``len(data)``."""
+    def unwrap(self) -> None:
+        """Send close_notify; ``ssl.SSLWantReadError`` until the peer's close_notify has
+        arrived, then None. Application data arriving meanwhile is discarded."""
+    def pending(self) -> int:
+        """Decrypted bytes waiting to be read."""
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's certificate: DER bytes with ``binary_form=True``, else CPython's dict;
+        None if the peer sent none. Returned in every verify mode (Difference to CPython)."""
+    def cipher(self) -> tuple[str, str, int] | None:
+        """``(name, version, secret_bits)`` with mpssl's suite name, e.g.
+        ``('TLS-AES-256-GCM-SHA384', 'TLSv1.3', 256)``; None before the handshake."""
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """The negotiated suite alone, as a one-element list (rustls does not expose the
+        peer's offer); None before the handshake."""
+    def compression(self) -> None:
+        """Always None (no TLS compression)."""
+    def version(self) -> str | None:
+        """``'TLSv1.3'`` or ``'TLSv1.2'`` once the handshake is done, else None."""
+    def selected_alpn_protocol(self) -> str | None:
+        """The ALPN protocol the handshake selected, or None."""
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """None for ``'tls-unique'`` (rustls does not expose it); ValueError for other
+        types."""

@@ -8,6 +8,7 @@ use pyo3::types::{PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 
 use mpssl::{CallbackAbort, Protocol, Session, SslContext, VerifyCallback};
 
+use crate::bio::SslObject;
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
 use crate::gil;
@@ -282,6 +283,47 @@ impl Context {
             socket.get().handshake_blocking(py)?;
         }
         Ok(socket)
+    }
+
+    /// CPython's `wrap_bio`: TLS over two `ssl.MemoryBIO` objects (what asyncio uses). The
+    /// handshake starts with the first `do_handshake`/`read`/`write` (see `bio.rs`).
+    #[pyo3(signature = (incoming, outgoing, server_side=false, server_hostname=None, session=None))]
+    fn wrap_bio(
+        slf: &Bound<'_, Self>,
+        incoming: &Bound<'_, PyAny>,
+        outgoing: &Bound<'_, PyAny>,
+        server_side: bool,
+        server_hostname: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<SslObject>> {
+        let py = slf.py();
+        if session.is_some_and(|s| !s.is_none()) {
+            return Err(PyValueError::new_err(
+                "session objects are not supported: mpssl resumes sessions through the context \
+                 (session_resumption)",
+            ));
+        }
+        let hostname = match server_hostname {
+            None => None,
+            Some(h) if h.is_none() => None,
+            Some(h) => Some(hostname_arg(h)?),
+        };
+        let this = slf.get();
+        let role = this
+            .read()
+            .wrap_role(server_side, hostname.as_deref())
+            .map_err(|e| error::to_py(py, e))?;
+        let session =
+            Session::new(&this.read(), hostname.as_deref()).map_err(|e| error::to_py(py, e))?;
+        let object = SslObject::new(
+            session,
+            incoming,
+            outgoing,
+            slf.clone().unbind(),
+            role == Protocol::Server,
+            hostname,
+        )?;
+        Py::new(py, object)
     }
 
     fn __repr__(&self) -> String {
