@@ -106,6 +106,9 @@ pub(crate) fn to_py_ssl(py: Python<'_>, e: Error) -> PyErr {
         let _ = value.setattr("verify_code", code);
         let _ = value.setattr("verify_message", &report.text);
     }
+    // `ssl.SSLError.__str__` is its `strerror`: the text alone, as MicroPython's
+    // `ValueError(text)` prints, also when `args` is `(text,)`.
+    let _ = value.setattr("strerror", &report.text);
     let _ = value.setattr("library", "SSL");
     if let Some(note) = report.note {
         let _ = value.call_method1("add_note", (note,));
