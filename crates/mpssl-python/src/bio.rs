@@ -24,8 +24,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyType};
+use pyo3::types::{PyBytes, PyList};
 
 use mpssl::{Error, ProtocolError, Session};
 
@@ -42,9 +41,6 @@ const INCOMING_CHUNK: usize = 16 * 1024 + 2048;
 /// The most plaintext one `read()` without a buffer returns (it returns what is decrypted,
 /// never waits for more).
 const READ_CAP: usize = 64 * 1024;
-
-/// `ssl.MemoryBIO`, checked for `incoming` and `outgoing`.
-static MEMORY_BIO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Why an `SSLObject` operation stopped; turned into a Python exception with the GIL held.
 enum Fail {
@@ -153,8 +149,8 @@ impl Drop for Held<'_> {
 /// `incoming`/`outgoing` must be `ssl.MemoryBIO` objects.
 fn check_bio(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
     let py = obj.py();
-    let bio = MEMORY_BIO.import(py, "ssl", "MemoryBIO")?;
-    if obj.is_instance(bio)? {
+    let bio = error::ssl_class(py, "MemoryBIO")?;
+    if obj.is_instance(&bio)? {
         return Ok(());
     }
     let name = obj

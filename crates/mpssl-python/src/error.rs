@@ -8,6 +8,8 @@ use std::io;
 
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
 
 use mpssl::{CallbackAbort, Error, ExceptionClass, ProtocolError};
 
@@ -54,17 +56,24 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
     err
 }
 
+/// The standard library's `_ssl`, where `ssl` takes its exception classes and `MemoryBIO` from:
+/// the same classes, and immune to a module that shadows `ssl` on `sys.path` (micropython-lib's
+/// `ssl.py` in MicroPython's multitest runner).
+static STDLIB_SSL: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// A class of the standard library's `ssl` module (`"SSLWantReadError"`, `"MemoryBIO"`, …).
+pub(crate) fn ssl_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let module = STDLIB_SSL.get_or_try_init(py, || py.import("_ssl").map(Bound::unbind))?;
+    module.bind(py).getattr(name)
+}
+
 /// An exception of the standard library's `ssl` module (`ssl.SSLWantReadError`, …) with
 /// `args`.
 pub(crate) fn ssl_exception<'py, A>(py: Python<'py>, name: &str, args: A) -> PyErr
 where
     A: pyo3::call::PyCallArgs<'py>,
 {
-    let made = py
-        .import("ssl")
-        .and_then(|ssl| ssl.getattr(name))
-        .and_then(|class| class.call1(args));
-    match made {
+    match ssl_class(py, name).and_then(|class| class.call1(args)) {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
