@@ -195,6 +195,47 @@ def test_backpressure_with_a_slow_reader(ca: pki.Cert, server_cert: pki.Cert) ->
     run(main())
 
 
+def test_buffered_protocol(ca: pki.Cert, server_cert: pki.Cert) -> None:
+    """An ``asyncio.BufferedProtocol`` application: asyncio reads plaintext straight into the
+    application's buffer (``SSLObject.read(n, buffer)``)."""
+    sctx = mpssl_server_ctx(server_cert)
+    cctx = mpssl_client_ctx(ca)
+    payload = hashlib.sha256(b"buffered").digest() * 32768  # 1 MiB
+
+    class Collect(asyncio.BufferedProtocol):
+        def __init__(self, done: asyncio.Future[bytes]) -> None:
+            self.buffer = bytearray(4096)
+            self.data = bytearray()
+            self.done = done
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.buffer
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.data += self.buffer[:nbytes]
+
+        def eof_received(self) -> None:
+            self.done.set_result(bytes(self.data))
+
+    async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(payload)
+        await writer.drain()
+        await close(writer)
+
+    async def main() -> bytes:
+        server, port = await serve(send, sctx)
+        async with server:
+            done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                lambda: Collect(done), "127.0.0.1", port, ssl=cctx, server_hostname="localhost"
+            )
+            data = await done
+            transport.close()
+            return data
+
+    assert run(main()) == payload
+
+
 # ---------------------------------------------------------------------------------------------
 # Closing: CPython's blocking ssl in a thread is the peer, the asyncio side is mpssl or (for
 # comparison) CPython's ssl.

@@ -329,3 +329,15 @@ def test_verify_callback_rejection_is_sslcertverificationerror(
     assert (e.value.verify_code, e.value.verify_message) == (code, text)
     assert text.startswith("MBEDTLS_ERR_") and str(e.value) == text
     assert isinstance(e.value, ValueError)
+
+
+def test_context_precondition_is_sslerror_with_its_note(server_cert: pki.Cert) -> None:
+    """A server context that requires client certificates but has no CA fails the handshake
+    with mpssl's code, text and explanatory note, as an ``ssl.SSLError`` asyncio reports."""
+    server = End(mpssl_server_ctx(server_cert, mpssl.CERT_REQUIRED), True)
+    with pytest.raises(ssl.SSLError) as e:
+        server.obj.do_handshake()
+    assert type(e.value) is ssl.SSLError
+    assert e.value.args == (-0x7680, "MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED")
+    assert "load_verify_locations" in "".join(getattr(e.value, "__notes__", []))
+    assert server.outgoing.pending == 0  # nothing was sent
