@@ -5,7 +5,7 @@ Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handli
 
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Any, Self, final
+from typing import Any, Self, final, overload
 
 from typing_extensions import Buffer, disjoint_base
 
@@ -247,7 +247,11 @@ class SSLObject:
         """Always None: sessions are resumed through the context, not session objects."""
     def do_handshake(self) -> None:
         """Advance the handshake; ``ssl.SSLWantReadError`` until it is complete."""
-    def read(self, len: int = 1024, buffer: Buffer | None = None) -> Any:
+    @overload
+    def read(self, len: int = 1024, buffer: None = None) -> bytes:
+        """Up to ``len`` bytes of plaintext; ``b""`` after the peer's close_notify."""
+    @overload
+    def read(self, len: int, buffer: Buffer) -> int:
         """Up to ``len`` bytes of plaintext (``bytes``), or into ``buffer`` (returns the count).
         ``b""``/``0`` after the peer's close_notify; ``ssl.SSLWantReadError`` when more
         ciphertext is needed; ``ssl.SSLEOFError`` when ``incoming`` ended without
