@@ -353,3 +353,54 @@ def test_post_handshake_auth_is_accepted(
     assert cctx.post_handshake_auth is True
     client, _ = handshake_pair(harness, mpssl_server_ctx(server_cert), cctx, ping=b"x", pong=b"y")
     assert client.version() == "TLSv1.3"
+
+
+# ----------------------------------------------------------------- over memory BIOs (asyncio)
+
+
+def bio_handshake(client: Any, server: Any, c_io: tuple[Any, Any], s_io: tuple[Any, Any]) -> None:
+    """Drive two SSLObjects over memory BIOs until both handshakes are done (bounded)."""
+    done = [False, False]
+    for _ in range(20):
+        for i, (obj, (_, out), (peer_in, _)) in enumerate(
+            ((client, c_io, s_io), (server, s_io, c_io))
+        ):
+            if not done[i]:
+                try:
+                    obj.do_handshake()
+                    done[i] = True
+                except ssl.SSLWantReadError:
+                    pass
+            peer_in.write(out.read())
+        if all(done):
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+def test_wrap_bio_honours_sni_callback_and_alpn(
+    ca: pki.Cert, server_cert: pki.Cert, names_pki: dict[str, pki.Cert]
+) -> None:
+    """asyncio's path (wrap_bio): the sni_callback gets the SSLObject and can switch its
+    context; ALPN and the client's SNI are reported as on SSLSocket."""
+    sctx = mpssl_server_ctx(server_cert)
+    other = mpssl_server_ctx(names_pki["a"])
+    other.set_alpn_protocols(["h2", "http/1.1"])
+    sctx.set_alpn_protocols(["h2", "http/1.1"])
+    calls: list[tuple[str, str | None]] = []
+
+    def pick(obj: Any, name: str | None, ctx: Any) -> None:
+        calls.append((type(obj).__name__, name))
+        if name == "a.test":
+            obj.context = other
+
+    sctx.sni_callback = pick
+    c_io = (ssl.MemoryBIO(), ssl.MemoryBIO())
+    s_io = (ssl.MemoryBIO(), ssl.MemoryBIO())
+    client = cpython_client(ca, alpn=["http/1.1"]).wrap_bio(*c_io, server_hostname="a.test")
+    server = sctx.wrap_bio(*s_io, server_side=True)
+    bio_handshake(client, server, c_io, s_io)
+    assert calls == [("SSLObject", "a.test")]
+    assert leaf_cn(client) == "CN=a.test"
+    assert server.context is other
+    assert server.server_hostname == "a.test"
+    assert server.selected_alpn_protocol() == client.selected_alpn_protocol() == "http/1.1"

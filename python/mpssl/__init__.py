@@ -27,6 +27,7 @@ from ._mpssl import (
     PROTOCOL_TLS_CLIENT,
     PROTOCOL_TLS_SERVER,
     RUSTLS_VERSION,
+    SSLObject,
     SSLSocket,
     __version__,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RUSTLS_VERSION",
     "Purpose",
     "SSLContext",
+    "SSLObject",
     "SSLSocket",
     "__version__",
     "create_default_context",

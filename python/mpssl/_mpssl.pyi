@@ -4,8 +4,9 @@ Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handli
 """
 
 import os
+import ssl
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Self, final
+from typing import Any, Self, final, overload
 
 from typing_extensions import Buffer, disjoint_base
 
@@ -17,6 +18,7 @@ __all__ = [
     "PROTOCOL_TLS_SERVER",
     "RUSTLS_VERSION",
     "SSLContext",
+    "SSLObject",
     "SSLSocket",
     "__version__",
 ]
@@ -144,6 +146,19 @@ class SSLContext:
         does nothing: rustls has no TLS 1.3 post-handshake client authentication."""
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None: ...
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: None = None,
+    ) -> SSLObject:
+        """CPython's ``wrap_bio``: TLS over two ``ssl.MemoryBIO`` objects, as asyncio uses it.
+
+        ``asyncio.open_connection(..., ssl=ctx)`` and ``asyncio.start_server(..., ssl=ctx)``
+        call it. Role and host-name rules are those of :meth:`wrap_socket`. ``session`` must
+        be None (sessions are resumed through the context). See :class:`SSLObject`."""
 
 @final
 class SSLSocket:
@@ -260,3 +275,73 @@ class SSLSocket:
         If the application closed the wrapped socket itself, close sends nothing."""
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...
+
+@final
+class SSLObject:
+    """CPython's ``ssl.SSLObject`` over mpssl, made by :meth:`SSLContext.wrap_bio`.
+
+    Ciphertext is read from ``incoming`` and written to ``outgoing``; nothing blocks. Raises
+    the standard library's exceptions: ``ssl.SSLWantReadError`` when more ciphertext is
+    needed, ``ssl.SSLEOFError`` when ``incoming`` ended without close_notify,
+    ``ssl.SSLZeroReturnError`` for a write after :meth:`unwrap`,
+    ``ssl.SSLCertVerificationError`` (also a ``ValueError``, carrying mpssl's verify text)
+    when the peer's certificate fails verification, and ``ssl.SSLError(code, text)`` (an
+    ``OSError`` with mpssl's code and text) for other TLS failures.
+    """
+
+    @property
+    def context(self) -> SSLContext:
+        """The context this object was made by; an ``sni_callback`` may set another server
+        context, whose certificate the handshake then presents."""
+    @context.setter
+    def context(self, value: SSLContext) -> None: ...
+    @property
+    def server_side(self) -> bool:
+        """True for the server end."""
+    @property
+    def server_hostname(self) -> str | None:
+        """The ``server_hostname`` given to ``wrap_bio``; on the server side, the name the
+        client sent (SNI) once the handshake has read it."""
+    @property
+    def session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session."""
+    @property
+    def session(self) -> None:
+        """Always None: sessions are resumed through the context, not session objects."""
+    def do_handshake(self) -> None:
+        """Advance the handshake; ``ssl.SSLWantReadError`` until it is complete."""
+    @overload
+    def read(self, len: int = 1024, buffer: None = None) -> bytes:
+        """Up to ``len`` bytes of plaintext; ``b""`` after the peer's close_notify."""
+    @overload
+    def read(self, len: int, buffer: Buffer) -> int:
+        """Up to ``len`` bytes of plaintext (``bytes``), or into ``buffer`` (returns the count).
+        ``b""``/``0`` after the peer's close_notify; ``ssl.SSLWantReadError`` when more
+        ciphertext is needed; ``ssl.SSLEOFError`` when ``incoming`` ended without
+        close_notify."""
+    def write(self, data: Buffer, /) -> int:
+        """Encrypt all of ``data`` into ``outgoing`` (completing the handshake first, or
+        ``ssl.SSLWantReadError``); returns ``len(data)``."""
+    def unwrap(self) -> None:
+        """Send close_notify; ``ssl.SSLWantReadError`` until the peer's close_notify has
+        arrived, then None. Application data arriving meanwhile is discarded."""
+    def pending(self) -> int:
+        """Decrypted bytes waiting to be read."""
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's certificate: DER bytes with ``binary_form=True``, else CPython's dict;
+        None if the peer sent none. Returned in every verify mode (Difference to CPython)."""
+    def cipher(self) -> tuple[str, str, int] | None:
+        """``(name, version, secret_bits)`` with mpssl's suite name, e.g.
+        ``('TLS-AES-256-GCM-SHA384', 'TLSv1.3', 256)``; None before the handshake."""
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """The negotiated suite alone, as a one-element list (rustls does not expose the
+        peer's offer); None before the handshake."""
+    def compression(self) -> None:
+        """Always None (no TLS compression)."""
+    def version(self) -> str | None:
+        """``'TLSv1.3'`` or ``'TLSv1.2'`` once the handshake is done, else None."""
+    def selected_alpn_protocol(self) -> str | None:
+        """The ALPN protocol the handshake selected, or None."""
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """As :meth:`SSLSocket.get_channel_binding`: ``'tls-exporter'`` on TLS 1.3, None on
+        TLS 1.2 or before the handshake; ``'tls-unique'`` and unknown types raise ValueError."""

@@ -14,6 +14,7 @@ use mpssl::{
     VerifyCallback,
 };
 
+use crate::bio::SslObject;
 use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
 use crate::gil;
@@ -432,6 +433,57 @@ impl Context {
         Ok(())
     }
 
+    /// CPython's `wrap_bio`: TLS over two `ssl.MemoryBIO` objects (what asyncio uses). The
+    /// handshake starts with the first `do_handshake`/`read`/`write` (see `bio.rs`).
+    #[pyo3(signature = (incoming, outgoing, server_side=false, server_hostname=None, session=None))]
+    fn wrap_bio(
+        slf: &Bound<'_, Self>,
+        incoming: &Bound<'_, PyAny>,
+        outgoing: &Bound<'_, PyAny>,
+        server_side: bool,
+        server_hostname: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<SslObject>> {
+        let py = slf.py();
+        if session.is_some_and(|s| !s.is_none()) {
+            return Err(PyValueError::new_err(
+                "session objects are not supported: mpssl resumes sessions through the context \
+                 (session_resumption)",
+            ));
+        }
+        let hostname = match server_hostname {
+            None => None,
+            Some(h) if h.is_none() => None,
+            Some(h) => Some(hostname_arg(h)?),
+        };
+        let this = slf.get();
+        let role = this
+            .read()
+            .wrap_role(server_side, hostname.as_deref())
+            .map_err(|e| error::to_py(py, e))?;
+        let hook = this.sni_hook(py, slf, role);
+        let session = Session::with_server_name_callback(
+            &this.read(),
+            hostname.as_deref(),
+            hook.clone().map(|h| h as Arc<dyn ServerNameCallback>),
+        )
+        .map_err(|e| error::to_py(py, e))?;
+        let object = SslObject::new(
+            session,
+            incoming,
+            outgoing,
+            slf.clone().unbind(),
+            role == Protocol::Server,
+            hostname,
+        )?;
+        let object = Py::new(py, object)?;
+        if let Some(hook) = hook {
+            let weak = PyWeakrefReference::new(object.bind(py).as_any())?;
+            let _ = hook.socket.set(weak.unbind());
+        }
+        Ok(object)
+    }
+
     fn __repr__(&self) -> String {
         let ctx = self.read();
         let role = match ctx.protocol() {
@@ -509,10 +561,13 @@ impl ServerNameCallback for PySniCallback {
                 })?;
                 return Err(SniAbort::Alert(alert));
             }
-            let Ok(sock) = sock.cast::<SslSocket>() else {
+            let now = if let Ok(sock) = sock.cast::<SslSocket>() {
+                sock.get().context_now(py)
+            } else if let Ok(obj) = sock.cast::<SslObject>() {
+                obj.get().context_now(py)
+            } else {
                 return Ok(None);
             };
-            let now = sock.get().context_now(py);
             if now.is(&self.context) {
                 return Ok(None);
             }

@@ -7,10 +7,12 @@
 // it is sound.
 #![allow(unsafe_code)]
 
+mod bio;
 mod buf;
 mod context;
 mod error;
 mod gil;
+mod peercert;
 mod pysock;
 mod socket;
 
@@ -25,6 +27,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// MicroPython's `tls` module, natively.
 #[pymodule(gil_used = false)]
 mod _mpssl {
+    #[pymodule_export]
+    use crate::bio::SslObject;
     #[pymodule_export]
     use crate::context::Context;
     #[pymodule_export]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use mpssl::stream::{self, Buffered, Driver};
 use mpssl::{Error, Session, TlsStream};
@@ -27,6 +27,7 @@ use crate::buf::{self, BigBuf, StreamData, WriteBuf};
 use crate::context::Context;
 use crate::error;
 use crate::gil;
+use crate::peercert;
 use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
 
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
@@ -586,36 +587,7 @@ impl SslSocket {
         let Some(leaf) = leaf else {
             return Ok(None);
         };
-        if binary_form {
-            return Ok(Some(PyBytes::new(py, &leaf).into_any().unbind()));
-        }
-        let Some(info) = mpssl::peer::cert_info(&leaf) else {
-            return Ok(Some(PyDict::new(py).into_any().unbind()));
-        };
-        let dict = PyDict::new(py);
-        let name = |rdns: &Vec<Vec<(String, String)>>| -> PyResult<Bound<'_, PyTuple>> {
-            let items = rdns
-                .iter()
-                .map(|rdn| PyTuple::new(py, rdn.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyTuple::new(py, items)
-        };
-        dict.set_item("subject", name(&info.subject)?)?;
-        dict.set_item("issuer", name(&info.issuer)?)?;
-        dict.set_item("version", info.version)?;
-        dict.set_item("serialNumber", &info.serial_number)?;
-        dict.set_item("notBefore", &info.not_before)?;
-        dict.set_item("notAfter", &info.not_after)?;
-        if !info.subject_alt_name.is_empty() {
-            let san = PyTuple::new(
-                py,
-                info.subject_alt_name
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-            dict.set_item("subjectAltName", san)?;
-        }
-        Ok(Some(dict.into_any().unbind()))
+        peercert::cert_object(py, &leaf, binary_form).map(Some)
     }
 
     /// The peer's certificate chain as DER bytes, leaf first.
