@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from . import _mpssl
+from . import _mpssl, _sockio
 from ._mpssl import (
     CERT_NONE,
     CERT_OPTIONAL,
@@ -46,6 +46,9 @@ __all__ = [
     "__version__",
     "wrap_socket",
 ]
+
+# SSLSocket.makefile/sendfile are written in Python (CPython's socket.SocketIO semantics).
+_mpssl._install_sockio(_sockio)
 
 _PEM_MARKER = "-----BEGIN "
 

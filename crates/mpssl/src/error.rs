@@ -418,6 +418,9 @@ pub enum ArgumentError {
     ServerSideOnClientContext,
     /// `cert` without `key` or `key` without `cert` (module-level `wrap_socket`).
     KeyWithoutCert,
+    /// `verify_mode = CERT_NONE` after `check_hostname` was set to `true` (CPython's
+    /// `ValueError`).
+    CertNoneWithCheckHostname,
 }
 
 impl fmt::Display for ArgumentError {
@@ -442,6 +445,9 @@ impl fmt::Display for ArgumentError {
                  PROTOCOL_TLS_CLIENT",
             ),
             Self::KeyWithoutCert => f.write_str("key and cert must be given together"),
+            Self::CertNoneWithCheckHostname => {
+                f.write_str("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+            }
         }
     }
 }

@@ -68,7 +68,13 @@ impl Session {
                 };
                 let config = configs.for_rule(name.rule());
                 let conn = ClientConnection::new(config, name.for_rustls())?;
-                (Connection::Client(conn), check, name)
+                // check_hostname=False: the name is sent (SNI) but not checked.
+                let checked = if check.check_names {
+                    name
+                } else {
+                    PeerName::Absent
+                };
+                (Connection::Client(conn), check, checked)
             }
             Built::Server(config, check) => (
                 Connection::Server(ServerConnection::new(config)?),

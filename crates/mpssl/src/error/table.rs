@@ -343,7 +343,8 @@ fn argument_report(argument: &ArgumentError) -> Report {
         ArgumentError::DtlsUnsupported
         | ArgumentError::VerifyMode(_)
         | ArgumentError::HostnameRequired
-        | ArgumentError::ServerSideOnClientContext => Report::value(argument.to_string()),
+        | ArgumentError::ServerSideOnClientContext
+        | ArgumentError::CertNoneWithCheckHostname => Report::value(argument.to_string()),
         ArgumentError::KeyWithoutCert => Report {
             class: ExceptionClass::Type,
             ..Report::value(argument.to_string())
