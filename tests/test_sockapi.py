@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import select
 import socket
 import ssl
 from collections.abc import Callable
@@ -176,9 +177,10 @@ def test_unwrap_both_ends_then_plain_bytes(
     assert recv_exactly(plain, 12) == b"in the clear"
     with pytest.raises(OSError):
         tls.write(b"x")
-    tls.close()  # detached: leaves the plain socket open
     plain.sendall(b"bye")
     assert task.join() == b"bye"
+    tls.close()  # closes the plain socket too, as in CPython (where they are one object)
+    assert plain.fileno() == -1
 
 
 def test_unwrap_against_cpython_ssl(
@@ -275,3 +277,32 @@ def recv_exactly(s: socket.socket, n: int) -> bytes:
         assert chunk, "EOF"
         out += chunk
     return out
+
+
+def test_close_with_unread_peer_bytes_still_delivers_everything(
+    harness: Harness, server_ctx: mpssl.SSLContext, client_ctx: mpssl.SSLContext
+) -> None:
+    """Regression (an FTP upload over TLS lost data): the peer sent bytes this end never reads
+    (TLS 1.3 session tickets from CPython's ssl; here a message); closing with them unread
+    made the kernel reset the TCP connection, and the peer lost what it had not read yet."""
+    listener = harness.track(socket.create_server(("127.0.0.1", 0)))
+    listener.settimeout(10)
+    data = bytes(range(256)) * 2048
+
+    def serve() -> tuple[int, bool, bool | None]:
+        conn, _ = listener.accept()
+        harness.track(conn)
+        tls = harness.track_tls(server_ctx.wrap_socket(conn, server_side=True))
+        tls.write(b"never read by the client")
+        assert tls.read(1) == b"!"
+        got = tls.read()
+        return len(got), got == data, tls.eof_was_clean
+
+    task = harness.spawn(serve)
+    a = harness.track(socket.create_connection(listener.getsockname(), timeout=10))
+    tls = client_ctx.wrap_socket(a, server_hostname="localhost")
+    tls.write(b"!")
+    assert select.select([a], [], [], 10)[0]  # the server's bytes wait, unread
+    tls.write(data)
+    tls.close()
+    assert task.join() == (len(data), True, True)

@@ -244,10 +244,10 @@ class SSLSocket:
         wrapped socket, now in the clear. Plaintext the peer sends before its close_notify
         is discarded; the transport is read record by record, so bytes the peer sends in
         the clear after its close_notify stay in the socket. A peer that closes without
-        close_notify raises ``OSError(-29312, 'MBEDTLS_ERR_SSL_CONN_EOF')``. This socket is
-        then detached: I/O raises ``OSError(EBADF)``, ``close()`` leaves the returned socket
-        open. Non-blocking: None until done (call again). (Difference to CPython: returns the
-        wrapped socket object, not this one.)"""
+        close_notify raises ``OSError(-29312, 'MBEDTLS_ERR_SSL_CONN_EOF')``. This socket's
+        TLS I/O then raises ``OSError(EBADF)``; its ``close()`` closes the returned socket, as
+        in CPython. Non-blocking: None until done (call again). (Difference to CPython:
+        returns the wrapped socket object, not this one.)"""
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         """CPython's ``sendfile``: send a binary file's bytes from ``offset`` (all, or
         ``count``) with :meth:`send`; returns the count sent and leaves the file positioned

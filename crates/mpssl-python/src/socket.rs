@@ -33,6 +33,9 @@ use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
 const READ_PIECE: usize = 1 << 20;
 
+/// Most bytes `close()` reads and drops from the descriptor before closing it.
+const DISCARD_ON_CLOSE: usize = 1 << 20;
+
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
 const EVENT_READ: u8 = 1;
 const EVENT_WRITE: u8 = 2;
@@ -720,14 +723,14 @@ impl SslSocket {
 
     /// CPython's `unwrap()`: send close_notify, wait for the peer's, and return the wrapped
     /// socket, now in the clear. Plaintext the peer sends before its close_notify is
-    /// discarded. This `SSLSocket` is then detached: its I/O raises `OSError(EBADF)` and its
-    /// `close()` leaves the returned socket open. Non-blocking: `None` until done (call again).
+    /// discarded. This `SSLSocket`'s TLS I/O then raises `OSError(EBADF)`; its `close()`
+    /// closes the returned socket (in CPython they are one object). Non-blocking: `None`
+    /// until done (call again).
     fn unwrap(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let done = self.run(py, false, |d| none_on_block(d.step(&mut |s| s.unwrap())))?;
         if done.is_none() {
             return Ok(None);
         }
-        self.with_state(py, |state| state.sock_closed = true)?;
         Ok(Some(self.sock.clone_ref(py)))
     }
 
@@ -859,9 +862,15 @@ impl SslSocket {
     /// The real close: send close_notify (once, best effort), then close the wrapped object.
     fn close_now(&self, py: Python<'_>) -> PyResult<()> {
         let fd = self.enter(py).ok().flatten();
+        let drain = self.identity.is_some();
         let first = self.with_state(py, |state| {
             state.stream.get_mut().install(fd);
             state.stream.close();
+            if drain && !state.sock_closed {
+                // Descriptor reads never wait: drop what the peer already sent, so that the
+                // close ends the connection (FIN) instead of resetting it (see the method).
+                state.stream.discard_incoming(DISCARD_ON_CLOSE);
+            }
             state.stream.get_mut().install(None);
             !std::mem::replace(&mut state.sock_closed, true)
         })?;

@@ -400,6 +400,25 @@ impl<T: Read + Write> TlsStream<T> {
         self.session.mark_closed();
     }
 
+    /// Read and drop whatever the transport holds already, up to `limit` bytes, until it
+    /// would block or ends; for a transport whose reads never wait, just before it is closed.
+    ///
+    /// A TCP socket closed with unread bytes in its receive queue is reset (RST) instead of
+    /// ended (FIN), and a reset makes the peer's kernel drop what its application has not read
+    /// yet: our last records and our close_notify. Bytes a peer sent that nobody read (TLS 1.3
+    /// session tickets on a connection that only sends, as an FTP upload) would do that.
+    pub fn discard_incoming(&mut self, limit: usize) {
+        let mut scratch = [0u8; 4096];
+        let mut left = limit;
+        while left > 0 {
+            let want = left.min(scratch.len());
+            match self.io.read(&mut scratch[..want]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    }
+
     /// Send close_notify (once, best effort) without closing the session: the peer may go on
     /// sending until its own close_notify, and reads still work (a TLS half-close, for
     /// `shutdown(SHUT_WR)`). Nothing is sent before the handshake completed or after a
