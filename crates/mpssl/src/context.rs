@@ -373,11 +373,17 @@ impl SslContext {
         Ok(())
     }
 
-    /// Add trusted CA certificates (one DER certificate, or any number in PEM).
+    /// Add trusted CA certificates (one DER certificate, or any number in PEM); certificates
+    /// already trusted are not added twice.
     pub fn load_verify_locations(&mut self, cadata: &[u8]) -> Result<(), Error> {
         let certs = certs::parse_certificates(cadata)?;
+        let before = self.trust.len();
         Arc::make_mut(&mut self.trust).add(certs)?;
-        self.changed();
+        // Loading certificates already trusted changes nothing: the built configurations
+        // (and their resumption stores) are kept.
+        if self.trust.len() != before {
+            self.changed();
+        }
         Ok(())
     }
 

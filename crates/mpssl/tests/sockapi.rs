@@ -152,3 +152,23 @@ fn close_write_half_closes_and_reads_go_on() {
     assert_eq!(&buf, b"after");
     server.join().unwrap();
 }
+
+#[test]
+fn loading_the_same_cas_again_adds_nothing_and_keeps_resumption() {
+    // urllib3/requests call load_verify_locations with the same bundle for every connection.
+    let f = fixture();
+    let mut client = f.client;
+    assert_eq!(client.ca_count(), 1);
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    assert_eq!(send(&mut s, &mut c, b"ticket").unwrap(), b"ticket");
+    for _ in 0..3 {
+        client
+            .load_verify_locations(f.ca.cert.cert_pem.as_bytes())
+            .unwrap();
+    }
+    assert_eq!(client.ca_count(), 1);
+    let (mut c, mut s) = make_pair(&client, &f.server, Some("server.test"));
+    do_handshake(&mut c, &mut s).unwrap();
+    assert!(c.session_reused());
+}
