@@ -94,8 +94,8 @@ class HttpsServer:
         assert not self.thread.is_alive()
 
 
-@pytest.fixture
-def https_server(tmp_path: Path) -> Iterator[Callable[[str], HttpsServer]]:
+def https_servers(tmp_path: Path) -> Iterator[Callable[[str], HttpsServer]]:
+    """Yield ``start(leaf)``, which starts an :class:`HttpsServer`; stop them all after."""
     servers: list[HttpsServer] = []
 
     def start(leaf: str = "server") -> HttpsServer:
@@ -105,6 +105,11 @@ def https_server(tmp_path: Path) -> Iterator[Callable[[str], HttpsServer]]:
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[Callable[[str], HttpsServer]]:
+    yield from https_servers(tmp_path)
 
 
 def test_http_client_keep_alive_get_and_post(https_server: Callable[[str], HttpsServer]) -> None:
