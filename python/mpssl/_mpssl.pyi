@@ -6,6 +6,7 @@ Import :mod:`mpssl` rather than this module: its ``SSLContext`` adds path handli
 import os
 import ssl
 from collections.abc import Callable, Iterable, Sequence
+from types import ModuleType
 from typing import Any, Self, final, overload
 
 from typing_extensions import Buffer, disjoint_base
@@ -21,6 +22,7 @@ __all__ = [
     "SSLObject",
     "SSLSocket",
     "__version__",
+    "_install_sockio",
 ]
 
 __version__: str
@@ -30,6 +32,10 @@ PROTOCOL_TLS_SERVER: int
 CERT_NONE: int
 CERT_OPTIONAL: int
 CERT_REQUIRED: int
+
+def _install_sockio(module: ModuleType) -> None:
+    """Internal: give the extension ``mpssl._sockio`` (``makefile``/``sendfile`` are written
+    in Python); ``import mpssl`` calls it."""
 
 @disjoint_base
 class SSLContext:
@@ -64,6 +70,21 @@ class SSLContext:
         leaf at depth 0) under CERT_OPTIONAL/CERT_REQUIRED; non-zero or an exception aborts."""
     @verify_callback.setter
     def verify_callback(self, value: Callable[[memoryview, int], int] | None) -> None: ...
+    @property
+    def check_hostname(self) -> bool:
+        """CPython's ``check_hostname``: whether a client checks the server's certificate
+        against ``server_hostname`` (and, under ``CERT_REQUIRED``, requires one).
+
+        Until set it follows the verify mode (MicroPython's behaviour): True on a client
+        context unless ``verify_mode`` is ``CERT_NONE``, False on a server context. ``False``
+        on a ``CERT_REQUIRED`` client still verifies the chain (trusted CA, dates, key usage)
+        but not the name, and ``server_hostname`` may be omitted. As in CPython, setting it to
+        True under ``CERT_NONE`` switches to ``CERT_REQUIRED``, and ``verify_mode = CERT_NONE``
+        after it was set to True raises ``ValueError``. Under ``CERT_OPTIONAL`` a wrong name
+        does not stop the handshake (MicroPython's ``CERT_OPTIONAL``); ``verify_result()``
+        reports it."""
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None: ...
     @property
     def session_resumption(self) -> bool:
         """Resume earlier sessions (TLS 1.3 tickets, TLS 1.2 IDs and tickets); default True."""
@@ -103,12 +124,16 @@ class SSLContext:
         server_side: bool = False,
         do_handshake_on_connect: bool = True,
         server_hostname: str | bytes | None = None,
+        session: None = None,
     ) -> SSLSocket:
         """Wrap a connected socket (or any object with readinto/write or recv_into/send).
 
         The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
         raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the
-        default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``."""
+        default ``server_side=False``. A ``CERT_REQUIRED`` client needs ``server_hostname``
+        unless ``check_hostname`` is False. ``session`` must be None (what
+        ``SSLSocket.session`` returns; ``ftplib.FTP_TLS`` passes it): sessions resume through
+        the context; anything else raises TypeError."""
     def set_alpn_protocols(self, alpn_protocols: Iterable[str | bytes], /) -> None:
         """Offer (client) or accept (server) these ALPN protocols, in preference order; each
         1 to 255 bytes, else ``ValueError('ALPN protocols must be 1 to 255 in length')``. A
@@ -272,7 +297,48 @@ class SSLSocket:
         messages it needs. Other types raise ValueError."""
     def close(self) -> None:
         """Send close_notify (once, best effort), then close the wrapped object. Idempotent.
-        If the application closed the wrapped socket itself, close sends nothing."""
+        If the application closed the wrapped socket itself, close sends nothing. While files
+        from :meth:`makefile` are open, the close happens when the last of them closes."""
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """CPython's ``socket.makefile``: a file object over this socket, binary with ``"b"``
+        in ``mode`` (``"r"``, ``"w"``, ``"rw"``), else text; buffered unless ``buffering=0``
+        (binary only). A raw read is one TLS read (``recv``), so a line is returned as soon as
+        it arrived. As in CPython, ``close()`` on the socket takes effect when the last file
+        from ``makefile`` is closed (``http.client`` relies on it)."""
+    def unwrap(self) -> Any:
+        """CPython's ``unwrap()``: send close_notify, wait for the peer's, and return the
+        wrapped socket, now in the clear. Plaintext the peer sends before its close_notify
+        is discarded; the transport is read record by record, so bytes the peer sends in
+        the clear after its close_notify stay in the socket. A peer that closes without
+        close_notify raises ``OSError(-29312, 'MBEDTLS_ERR_SSL_CONN_EOF')``. This socket's
+        TLS I/O then raises ``OSError(EBADF)``; its ``close()`` closes the returned socket, as
+        in CPython. Non-blocking: None until done (call again). (Difference to CPython:
+        returns the wrapped socket object, not this one.)"""
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """CPython's ``sendfile``: send a binary file's bytes from ``offset`` (all, or
+        ``count``) with :meth:`send`; returns the count sent and leaves the file positioned
+        after the last byte sent. Non-blocking sockets raise ValueError, as in CPython."""
+    def shutdown(self, how: int, /) -> Any:
+        """Shut the wrapped socket down (``socket.SHUT_RD``/``SHUT_WR``/``SHUT_RDWR``). For
+        ``SHUT_WR`` and ``SHUT_RDWR`` a close_notify is sent first (once, best effort); after
+        ``SHUT_WR`` reads go on until the peer's close_notify (Difference to CPython, which
+        sends none and drops TLS)."""
+    def getpeername(self) -> Any:
+        """The wrapped socket's ``getpeername()``."""
+    def getsockname(self) -> Any:
+        """The wrapped socket's ``getsockname()``."""
+    @property
+    def session(self) -> None:
+        """Always None: sessions resume through the context (keyed by server name), so
+        there is no session object to pass around; ``wrap_socket(session=None)`` takes it."""
     def __enter__(self) -> SSLSocket: ...
     def __exit__(self, *exc: object) -> None: ...
 

@@ -287,15 +287,25 @@ impl Context {
     }
 
     /// Wrap a connected socket (or a stream-like object) in TLS.
-    #[pyo3(signature = (sock, *, server_side=Truthy(false), do_handshake_on_connect=Truthy(true), server_hostname=None))]
+    ///
+    /// `session` is accepted for CPython's callers (`ftplib.FTP_TLS` passes the control
+    /// connection's `session`, which is `None` here): sessions resume through the context.
+    #[pyo3(signature = (sock, *, server_side=Truthy(false), do_handshake_on_connect=Truthy(true), server_hostname=None, session=None))]
     fn wrap_socket(
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
         server_side: Truthy,
         do_handshake_on_connect: Truthy,
         server_hostname: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<SslSocket>> {
         let py = slf.py();
+        if session.is_some_and(|s| !s.is_none()) {
+            return Err(PyTypeError::new_err(
+                "session must be None: mpssl resumes sessions through the SSLContext \
+                 (SSLSocket.session is always None)",
+            ));
+        }
         let server_side = server_side.0;
         let handshake_now = do_handshake_on_connect.0;
         let hostname = match server_hostname {
@@ -482,6 +492,19 @@ impl Context {
             let _ = hook.socket.set(weak.unbind());
         }
         Ok(object)
+    }
+
+    /// CPython's `check_hostname`: whether a client checks the server's name (decided by
+    /// [`SslContext::check_hostname`]; `True` switches `CERT_NONE` to `CERT_REQUIRED`).
+    #[getter]
+    fn get_check_hostname(&self) -> bool {
+        self.read().check_hostname()
+    }
+
+    #[setter]
+    fn set_check_hostname(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.write().set_check_hostname(value.is_truthy()?);
+        Ok(())
     }
 
     fn __repr__(&self) -> String {

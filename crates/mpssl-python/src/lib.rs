@@ -32,6 +32,8 @@ mod _mpssl {
     #[pymodule_export]
     use crate::context::Context;
     #[pymodule_export]
+    use crate::socket::_install_sockio;
+    #[pymodule_export]
     use crate::socket::SslSocket;
 
     use pyo3::prelude::*;

@@ -12,13 +12,14 @@
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyList, PyModule, PyTuple};
 
 use mpssl::stream::{self, Buffered, Driver};
 use mpssl::{Error, Session, TlsStream};
@@ -32,6 +33,9 @@ use crate::pysock::{self, poll_fd, Identity, Mode, Transport};
 
 /// The piece a long `read()`/`readline()` reads at a time (a longer one goes into a `BigBuf`).
 const READ_PIECE: usize = 1 << 20;
+
+/// Most bytes `close()` reads and drops from the descriptor before closing it.
+const DISCARD_ON_CLOSE: usize = 1 << 20;
 
 /// `selectors.EVENT_READ` / `EVENT_WRITE`.
 const EVENT_READ: u8 = 1;
@@ -59,6 +63,37 @@ pub(crate) struct SslSocket {
     server_hostname: Option<String>,
     /// The identity of a real socket driven by descriptor (waited on with `poll`).
     identity: Option<Identity>,
+    /// Files from `makefile()` still open (CPython's `socket._io_refs`): `close()` waits for
+    /// the last one.
+    io_refs: AtomicUsize,
+    /// `close()` was called (CPython's `socket._closed`); done when `io_refs` reaches 0.
+    close_requested: AtomicBool,
+}
+
+/// The pure-Python helpers of the CPython socket API (`mpssl._sockio`), installed by the
+/// `mpssl` package when it is imported.
+static SOCKIO: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// Install `mpssl._sockio` (called once by `mpssl/__init__.py`).
+#[pyfunction]
+pub(crate) fn _install_sockio(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let _ = SOCKIO.set(py, module.clone().unbind());
+    Ok(())
+}
+
+/// `mpssl._sockio.<name>(a, b)`.
+fn sockio_call<'py>(
+    py: Python<'py>,
+    name: &Bound<'py, pyo3::types::PyString>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let module = SOCKIO
+        .get(py)
+        .ok_or_else(|| PyRuntimeError::new_err("import mpssl before using this method"))?;
+    let function = module.bind(py).getattr(name)?;
+    gil::call2(&function, a, b)
 }
 
 /// This thread's number for [`SslSocket::holder`] (never 0).
@@ -205,6 +240,8 @@ impl SslSocket {
             server_side,
             server_hostname,
             identity,
+            io_refs: AtomicUsize::new(0),
+            close_requested: AtomicBool::new(false),
         }
     }
 
@@ -610,24 +647,123 @@ impl SslSocket {
     }
 
     /// Send close_notify (once, best effort), then close the wrapped object. Idempotent.
-    /// When the application already closed the wrapped socket, nothing is sent.
+    /// When the application already closed the wrapped socket, nothing is sent. While files
+    /// from `makefile()` are open, this waits for the last of them to close (as CPython's
+    /// socket does), which then closes the connection.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let fd = self.enter(py).ok().flatten();
-        let first = self.with_state(py, |state| {
-            state.stream.get_mut().install(fd);
-            state.stream.close();
-            state.stream.get_mut().install(None);
-            !std::mem::replace(&mut state.sock_closed, true)
-        })?;
-        if first {
-            let sock = self.sock.bind(py);
-            if sock.hasattr("close")? {
-                gil::call_method0(sock, pyo3::intern!(py, "close"))?;
-            }
+        self.close_requested.store(true, Ordering::SeqCst);
+        if self.io_refs.load(Ordering::SeqCst) > 0 {
+            return Ok(());
+        }
+        self.close_now(py)
+    }
+
+    /// CPython's `socket.makefile`: a file object over this socket (binary with `"b"` in
+    /// `mode`, else text; buffered unless `buffering=0`). Reads return what one TLS read
+    /// gives, so a line or a response can be read without waiting for a full buffer.
+    /// `close()` on the socket takes effect when the last such file is closed.
+    #[pyo3(signature = (mode="r", buffering=None, *, encoding=None, errors=None, newline=None))]
+    fn makefile(
+        slf: &Bound<'_, Self>,
+        mode: &str,
+        buffering: Option<i64>,
+        encoding: Option<String>,
+        errors: Option<String>,
+        newline: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        slf.get().check_open(py)?;
+        let options = (mode, buffering, encoding, errors, newline).into_pyobject(py)?;
+        let file = sockio_call(
+            py,
+            pyo3::intern!(py, "makefile"),
+            slf.as_any(),
+            options.as_any(),
+        )?;
+        slf.get().io_refs.fetch_add(1, Ordering::SeqCst);
+        Ok(file.unbind())
+    }
+
+    /// Called by a `makefile()` file when it closes (CPython's name).
+    fn _decref_socketios(&self, py: Python<'_>) -> PyResult<()> {
+        let _ = self
+            .io_refs
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if self.close_requested.load(Ordering::SeqCst) && self.io_refs.load(Ordering::SeqCst) == 0 {
+            return self.close_now(py);
         }
         Ok(())
     }
 
+    /// CPython's `unwrap()`: send close_notify, wait for the peer's, and return the wrapped
+    /// socket, now in the clear. Plaintext the peer sends before its close_notify is
+    /// discarded. This `SSLSocket`'s TLS I/O then raises `OSError(EBADF)`; its `close()`
+    /// closes the returned socket (in CPython they are one object). Non-blocking: `None`
+    /// until done (call again).
+    fn unwrap(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let done = self.run(py, false, |d| none_on_block(d.step(&mut |s| s.unwrap())))?;
+        if done.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.sock.clone_ref(py)))
+    }
+
+    /// CPython's `sendfile(file, offset=0, count=None)`: send a binary file's bytes from
+    /// `offset` (all, or `count`), with `send`; returns the count sent and leaves the file's
+    /// position after the last byte sent. The socket must be blocking or have a time-out.
+    #[pyo3(signature = (file, offset=0, count=None))]
+    fn sendfile(
+        slf: &Bound<'_, Self>,
+        file: &Bound<'_, PyAny>,
+        offset: i64,
+        count: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let args = (file, offset, count).into_pyobject(py)?;
+        Ok(sockio_call(
+            py,
+            pyo3::intern!(py, "sendfile"),
+            slf.as_any(),
+            args.as_any(),
+        )?
+        .unbind())
+    }
+
+    /// CPython's `shutdown(how)`: for `SHUT_WR` and `SHUT_RDWR`, send close_notify first
+    /// (once, best effort; reads still work after `SHUT_WR`), then shut the wrapped socket down.
+    #[pyo3(signature = (how, /))]
+    fn shutdown(&self, py: Python<'_>, how: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let how_value: i64 = how.extract()?;
+        if how_value == i64::from(libc::SHUT_WR) || how_value == i64::from(libc::SHUT_RDWR) {
+            let fd = self.enter(py)?;
+            self.with_state(py, |state| {
+                state.stream.get_mut().install(fd);
+                state.stream.close_write();
+                state.stream.get_mut().install(None);
+            })?;
+        }
+        Ok(gil::call_method1(self.sock.bind(py), pyo3::intern!(py, "shutdown"), how)?.unbind())
+    }
+
+    /// The wrapped socket's `getpeername()`.
+    fn getpeername(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        Ok(gil::call_method0(self.sock.bind(py), pyo3::intern!(py, "getpeername"))?.unbind())
+    }
+
+    /// The wrapped socket's `getsockname()`.
+    fn getsockname(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        Ok(gil::call_method0(self.sock.bind(py), pyo3::intern!(py, "getsockname"))?.unbind())
+    }
+
+    /// CPython's `session`: always `None` (sessions resume through the context, keyed by
+    /// server name); `wrap_socket(session=None)` accepts it back.
+    #[getter]
+    fn session(&self) -> Option<Py<PyAny>> {
+        None
+    }
     /// The context this socket was wrapped by, or the one an `sni_callback` switched to.
     #[getter]
     fn get_context(&self, py: Python<'_>) -> Py<Context> {
@@ -751,6 +887,30 @@ impl SslSocket {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone_ref(py)
+    }
+
+    /// The real close: send close_notify (once, best effort), then close the wrapped object.
+    fn close_now(&self, py: Python<'_>) -> PyResult<()> {
+        let fd = self.enter(py).ok().flatten();
+        let drain = self.identity.is_some();
+        let first = self.with_state(py, |state| {
+            state.stream.get_mut().install(fd);
+            state.stream.close();
+            if drain && !state.sock_closed {
+                // Descriptor reads never wait: drop what the peer already sent, so that the
+                // close ends the connection (FIN) instead of resetting it (see the method).
+                state.stream.discard_incoming(DISCARD_ON_CLOSE);
+            }
+            state.stream.get_mut().install(None);
+            !std::mem::replace(&mut state.sock_closed, true)
+        })?;
+        if first {
+            let sock = self.sock.bind(py);
+            if sock.hasattr("close")? {
+                gil::call_method0(sock, pyo3::intern!(py, "close"))?;
+            }
+        }
+        Ok(())
     }
 
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {

@@ -129,6 +129,8 @@ pub struct SslContext {
     key: Option<LoadedKey>,
     suites: Vec<SupportedCipherSuite>,
     check_common_name: bool,
+    /// `check_hostname` as set (`None`: never set, it follows the verify mode).
+    check_hostname: Option<bool>,
     resumption: bool,
     callback: Option<Arc<dyn VerifyCallback>>,
     groups: Vec<&'static dyn SupportedKxGroup>,
@@ -153,6 +155,7 @@ impl SslContext {
             key: None,
             suites: ciphers::default_suites(),
             check_common_name: true,
+            check_hostname: None,
             resumption: true,
             callback: None,
             groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
@@ -193,18 +196,63 @@ impl SslContext {
     }
 
     /// Change how the peer's certificate is checked (applies to sessions created afterwards).
+    ///
+    /// [`VerifyMode::None`] checks nothing, so it also ends an explicit
+    /// [`set_check_hostname(true)`](Self::set_check_hostname) (back to following the mode);
+    /// the front ends' [`set_verify_mode_value`](Self::set_verify_mode_value) refuses that
+    /// combination instead, as CPython does.
     pub fn set_verify_mode(&mut self, mode: VerifyMode) {
+        if mode == VerifyMode::None && self.check_hostname == Some(true) {
+            self.check_hostname = None;
+        }
         self.verify_mode = mode;
         self.changed();
     }
 
     /// Set the verify mode from a `CERT_*` value; any other value is an
     /// [`ArgumentError::VerifyMode`] (the reference stores anything, mpssl does not).
+    /// `CERT_NONE` after `check_hostname` was set to `true` is refused with
+    /// [`ArgumentError::CertNoneWithCheckHostname`], as CPython refuses it; while
+    /// `check_hostname` was never set (MicroPython programs never set it), `CERT_NONE` is
+    /// accepted and `check_hostname` then reads `false`.
     pub fn set_verify_mode_value(&mut self, value: i64) -> Result<(), Error> {
         let mode =
             VerifyMode::from_int(value).ok_or(Error::Argument(ArgumentError::VerifyMode(value)))?;
+        if mode == VerifyMode::None && self.check_hostname == Some(true) {
+            return Err(Error::Argument(ArgumentError::CertNoneWithCheckHostname));
+        }
         self.set_verify_mode(mode);
         Ok(())
+    }
+
+    /// CPython's `check_hostname`: whether a client checks the server's certificate against
+    /// `server_hostname` and requires one under `CERT_REQUIRED`.
+    ///
+    /// Until it is set, it follows the verify mode as MicroPython does: `true` on a client
+    /// context whose mode is not `CERT_NONE` (the reference checks the name whenever it
+    /// verifies), `false` on a server context or under `CERT_NONE`. Set to `false`, a
+    /// `CERT_REQUIRED` client still verifies the chain (trusted CA, dates, key usage) but not
+    /// the name, and needs no `server_hostname` (SNI is still sent when one is given).
+    pub fn check_hostname(&self) -> bool {
+        self.check_hostname
+            .unwrap_or(self.protocol == Protocol::Client && self.verify_mode != VerifyMode::None)
+    }
+
+    /// Set `check_hostname`. As in CPython, `true` under `CERT_NONE` switches the verify mode
+    /// to `CERT_REQUIRED` (enabling a check never leaves it unenforced).
+    pub fn set_check_hostname(&mut self, on: bool) {
+        if on && self.verify_mode == VerifyMode::None {
+            self.verify_mode = VerifyMode::Required;
+        }
+        self.check_hostname = Some(on);
+        self.changed();
+    }
+
+    /// Whether a client session checks the server's name: unless `check_hostname` was set to
+    /// `false`. Under `CERT_NONE`/`CERT_OPTIONAL` the name still counts in
+    /// `Session::verify_result`, as it does in the reference.
+    fn checks_host_name(&self) -> bool {
+        self.check_hostname.unwrap_or(true)
     }
 
     /// The role a socket wrapped with `server_side` takes, after the checks the reference makes
@@ -216,7 +264,8 @@ impl SslContext {
     ///   client), while `server_side=False`, the default every wrapper passes, does not
     ///   override a server context;
     /// * a client under `CERT_REQUIRED` needs a host name to check
-    ///   ([`ArgumentError::HostnameRequired`], the reference's `ValueError`). A server never
+    ///   ([`ArgumentError::HostnameRequired`], the reference's `ValueError`), unless
+    ///   `check_hostname` was set to `false` ([`SslContext::check_hostname`]). A server never
     ///   checks a host name, so a server context wrapped without `server_side=True` is not asked
     ///   for one (the reference asks).
     pub fn wrap_role(&self, server_side: bool, hostname: Option<&str>) -> Result<Protocol, Error> {
@@ -225,6 +274,7 @@ impl SslContext {
         }
         if self.protocol == Protocol::Client
             && self.verify_mode == VerifyMode::Required
+            && self.checks_host_name()
             && hostname.is_none()
         {
             return Err(Error::Argument(ArgumentError::HostnameRequired));
@@ -349,11 +399,17 @@ impl SslContext {
         Ok(())
     }
 
-    /// Add trusted CA certificates (one DER certificate, or any number in PEM).
+    /// Add trusted CA certificates (one DER certificate, or any number in PEM); certificates
+    /// already trusted are not added twice.
     pub fn load_verify_locations(&mut self, cadata: &[u8]) -> Result<(), Error> {
         let certs = certs::parse_certificates(cadata)?;
+        let before = self.trust.len();
         Arc::make_mut(&mut self.trust).add(certs)?;
-        self.changed();
+        // Loading certificates already trusted changes nothing: the built configurations
+        // (and their resumption stores) are kept.
+        if self.trust.len() != before {
+            self.changed();
+        }
         Ok(())
     }
 
@@ -509,6 +565,7 @@ impl SslContext {
                 self.check_common_name,
                 self.callback.clone(),
             ),
+            check_names: self.checks_host_name(),
         });
         let certified = match &self.key {
             Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
@@ -590,6 +647,7 @@ impl Clone for SslContext {
             key: self.key.clone(),
             suites: self.suites.clone(),
             check_common_name: self.check_common_name,
+            check_hostname: self.check_hostname,
             resumption: self.resumption,
             callback: self.callback.clone(),
             groups: self.groups.clone(),

@@ -426,6 +426,9 @@ pub enum ArgumentError {
     AlpnProtocol,
     /// A channel binding type rustls cannot provide (`tls-unique`) or that does not exist.
     ChannelBinding(String),
+    /// `verify_mode = CERT_NONE` after `check_hostname` was set to `true` (CPython's
+    /// `ValueError`).
+    CertNoneWithCheckHostname,
 }
 
 impl fmt::Display for ArgumentError {
@@ -456,6 +459,9 @@ impl fmt::Display for ArgumentError {
                  the Finished messages); use 'tls-exporter' (RFC 9266, TLS 1.3)",
             ),
             Self::ChannelBinding(kind) => write!(f, "{kind} channel binding type not implemented"),
+            Self::CertNoneWithCheckHostname => {
+                f.write_str("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+            }
         }
     }
 }

@@ -82,7 +82,13 @@ impl Session {
                 };
                 let config = configs.for_rule(name.rule());
                 let conn = ClientConnection::new(config, name.for_rustls())?;
-                (Connection::Client(conn), check, name)
+                // check_hostname=False: the name is sent (SNI) but not checked.
+                let checked = if check.check_names {
+                    name
+                } else {
+                    PeerName::Absent
+                };
+                (Connection::Client(conn), check, checked)
             }
             Built::Server(config, check, certs) => {
                 // A resolver of this session's own: it records what the client offered, and

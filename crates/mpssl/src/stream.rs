@@ -51,6 +51,9 @@ pub struct TlsStream<T> {
     /// Plaintext given back by a stream read that failed without ending the session (a
     /// time-out), served before anything else so that nothing is lost.
     unread: Vec<u8>,
+    /// Where the transport is in the peer's record stream, so that [`TlsStream::unwrap`] can
+    /// read record by record.
+    records: RecordLimit,
 }
 
 impl SslContext {
@@ -73,6 +76,7 @@ impl<T: Read + Write> TlsStream<T> {
             waiting: Interest::default(),
             unacked: Vec::new(),
             unread: Vec::new(),
+            records: RecordLimit::default(),
         }
     }
 
@@ -150,7 +154,12 @@ impl<T: Read + Write> TlsStream<T> {
 
     /// One read from the transport into the session; 0 means transport EOF.
     fn fill(&mut self) -> Result<usize, Error> {
-        match self.session.read_tls(&mut self.io) {
+        let mut tracked = Limited {
+            inner: &mut self.io,
+            limit: &mut self.records,
+            stop_at_record_end: false,
+        };
+        match self.session.read_tls(&mut tracked) {
             Ok(n) => Ok(n),
             Err(Error::WouldBlock) => Err(self.blocked(true)),
             Err(e) => {
@@ -389,6 +398,148 @@ impl<T: Read + Write> TlsStream<T> {
             }
         }
         self.session.mark_closed();
+    }
+
+    /// Read and drop whatever the transport holds already, up to `limit` bytes, until it
+    /// would block or ends; for a transport whose reads never wait, just before it is closed.
+    ///
+    /// A TCP socket closed with unread bytes in its receive queue is reset (RST) instead of
+    /// ended (FIN), and a reset makes the peer's kernel drop what its application has not read
+    /// yet: our last records and our close_notify. Bytes a peer sent that nobody read (TLS 1.3
+    /// session tickets on a connection that only sends, as an FTP upload) would do that.
+    pub fn discard_incoming(&mut self, limit: usize) {
+        let mut scratch = [0u8; 4096];
+        let mut left = limit;
+        while left > 0 {
+            let want = left.min(scratch.len());
+            match self.io.read(&mut scratch[..want]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    }
+
+    /// Send close_notify (once, best effort) without closing the session: the peer may go on
+    /// sending until its own close_notify, and reads still work (a TLS half-close, for
+    /// `shutdown(SHUT_WR)`). Nothing is sent before the handshake completed or after a
+    /// failure; ciphertext the transport does not take now goes out with the next call.
+    pub fn close_write(&mut self) {
+        if self.session.is_invalid() || self.session.is_handshaking() {
+            return;
+        }
+        self.session.send_close_notify();
+        while self.session.wants_write() {
+            if self.session.write_tls(&mut self.io).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// CPython's `SSLSocket.unwrap()`: complete the handshake, send close_notify (once), read
+    /// until the peer's close_notify, then mark the session closed, leaving the transport to
+    /// the caller in the clear. Plaintext that arrives before the peer's close_notify is
+    /// discarded, as OpenSSL's `SSL_shutdown` does. A transport EOF without the peer's
+    /// close_notify fails with an `UnexpectedEof` I/O error (the connection was not closed
+    /// cleanly, so the transport cannot be trusted to be in step). While waiting, the
+    /// transport is read one record at a time (every read tracks record boundaries), so bytes
+    /// the peer sends in the clear after its close_notify stay in the transport; only a read
+    /// made before `unwrap` was called could already have taken them.
+    ///
+    /// A would-block returns [`Error::WouldBlock`]; call again (nothing is sent twice).
+    pub fn unwrap(&mut self) -> Result<(), Error> {
+        self.waiting = Interest::default();
+        self.session.check()?;
+        self.handshake()?;
+        self.session.send_close_notify();
+        self.flush_tls()?;
+        self.unread.clear();
+        let mut discard = [0u8; 4096];
+        loop {
+            match self.session.read_plaintext(&mut discard)? {
+                Some(0) => break,
+                Some(_) => {}
+                None => {
+                    // One record at most per read: nothing after the peer's close_notify is
+                    // taken from the transport.
+                    let mut limited = Limited {
+                        inner: &mut self.io,
+                        limit: &mut self.records,
+                        stop_at_record_end: true,
+                    };
+                    match self.session.read_tls(&mut limited) {
+                        Ok(_) => {}
+                        Err(Error::WouldBlock) => return Err(self.blocked(true)),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if self.session.eof_was_clean() != Some(true) {
+            let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+            return Err(self.session.fail(Error::Io(eof.into())));
+        }
+        self.session.mark_closed();
+        Ok(())
+    }
+}
+
+/// Tracks TLS record boundaries in the bytes read, so that a reader can stop at the end of a
+/// record (5-byte header, then the body of the length it gives).
+#[derive(Debug, Default)]
+struct RecordLimit {
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl RecordLimit {
+    /// How many bytes the next read may take without passing the end of the current record.
+    fn room(&self) -> usize {
+        if self.body_left > 0 {
+            self.body_left
+        } else {
+            self.header.len() - self.header_len
+        }
+    }
+
+    /// Account for bytes read from the transport (any number of records).
+    fn consumed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let take = self.body_left.min(bytes.len());
+                self.body_left -= take;
+                bytes = &bytes[take..];
+                continue;
+            }
+            // `header_len` is below 5 here (reset on reaching 5) and `bytes` is not empty.
+            self.header[self.header_len] = bytes[0];
+            self.header_len += 1;
+            bytes = &bytes[1..];
+            if self.header_len == self.header.len() {
+                self.header_len = 0;
+                self.body_left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+            }
+        }
+    }
+}
+
+/// A reader that keeps track of record boundaries and, when asked, never reads past the end
+/// of the current record.
+struct Limited<'a, T> {
+    inner: &'a mut T,
+    limit: &'a mut RecordLimit,
+    stop_at_record_end: bool,
+}
+
+impl<T: Read> Read for Limited<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let room = match self.stop_at_record_end {
+            true => self.limit.room().min(buf.len()),
+            false => buf.len(),
+        };
+        let n = self.inner.read(&mut buf[..room])?;
+        self.limit.consumed(&buf[..n.min(room)]);
+        Ok(n)
     }
 }
 

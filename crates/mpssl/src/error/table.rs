@@ -353,7 +353,8 @@ fn argument_report(argument: &ArgumentError) -> Report {
         | ArgumentError::HostnameRequired
         | ArgumentError::ServerSideOnClientContext
         | ArgumentError::AlpnProtocol
-        | ArgumentError::ChannelBinding(_) => Report::value(argument.to_string()),
+        | ArgumentError::ChannelBinding(_)
+        | ArgumentError::CertNoneWithCheckHostname => Report::value(argument.to_string()),
         ArgumentError::KeyWithoutCert => Report {
             class: ExceptionClass::Type,
             ..Report::value(argument.to_string())

@@ -495,6 +495,10 @@ fn row_arguments() {
             ExceptionClass::Value,
         ),
         (ArgumentError::KeyWithoutCert, ExceptionClass::Type),
+        (
+            ArgumentError::CertNoneWithCheckHostname,
+            ExceptionClass::Value,
+        ),
     ] {
         let r = Error::Argument(a.clone()).report();
         assert_eq!((r.class, r.text), (class, a.to_string()));

@@ -35,9 +35,13 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
-    /// Add certificates to the store.
+    /// Add certificates to the store; one already in it is skipped (urllib3 and requests load
+    /// the same CA bundle again for every connection).
     pub fn add(&mut self, certs: Vec<CertificateDer<'static>>) -> Result<(), Error> {
         for cert in certs {
+            if self.contains(&cert) {
+                continue;
+            }
             let anchor = webpki::anchor_from_trusted_cert(&cert)
                 .map_err(|e| Error::Cert(CertError::NotTrustAnchor(e.to_string())))?
                 .to_owned();

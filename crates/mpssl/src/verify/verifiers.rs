@@ -23,6 +23,9 @@ use crate::error::Marker;
 pub(crate) struct PeerCheck {
     pub(crate) mode: VerifyMode,
     pub(crate) checker: Checker,
+    /// Whether a client checks the server's host name (`SslContext::checks_host_name`); when
+    /// not, the chain is still verified and no name is required.
+    pub(crate) check_names: bool,
 }
 
 impl PeerCheck {
@@ -63,13 +66,17 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let name = PeerName::from_rule(self.rule, server_name);
+        let name = match self.check.check_names {
+            true => PeerName::from_rule(self.rule, server_name),
+            // check_hostname=False: the chain is verified, the name is not.
+            false => PeerName::Absent,
+        };
         let mode = self.check.mode;
         self.check
             .checker
             .check(mode, end_entity, intermediates, &name, now, Usage::Server)?;
         match mode {
-            VerifyMode::Required if name == PeerName::Absent => {
+            VerifyMode::Required if name == PeerName::Absent && self.check.check_names => {
                 Err(Marker::HostnameRequired.into_rustls())
             }
             VerifyMode::Required => Ok(ServerCertVerified::assertion()),
