@@ -1,8 +1,9 @@
 # The MicroPython side of `make bench-micropython`: the same script on both firmwares.
 #
 #   micropython bench.py server PORT CERT KEY            serve until killed
-#   micropython bench.py handshakes PORT CA N [SUITE]    N full handshakes
-#                                       -> "handshakes N SECONDS SUITE VERSION FIRST_SECONDS"
+#   micropython bench.py handshakes PORT CA N SECS [SUITE]   full handshakes: at least N, and
+#                                                        for at least SECS seconds
+#                                       -> "handshakes COUNT SECONDS SUITE VERSION FIRST_SECONDS"
 #   micropython bench.py bulk PORT CA MIB [SUITE]        MIB MiB one way -> "bulk MIB SECONDS"
 #   micropython bench.py conns PORT CA K                 1 + K open connections
 #                                                        -> "rss FIRST BEFORE AFTER K"
@@ -105,11 +106,13 @@ def main():
     host = "micropython.local"
     if mode == "handshakes":
         n = int(sys.argv[4])
-        suite = sys.argv[5] if len(sys.argv) > 5 else None
+        least_us = int(float(sys.argv[5]) * 1e6)
+        suite = sys.argv[6] if len(sys.argv) > 6 else None
         version = None
         first = 0
+        i = 0
         t0 = time.ticks_us()
-        for i in range(n):
+        while i < n or time.ticks_diff(time.ticks_us(), t0) < least_us:
             t = client(port, ca, host, suite)
             t.write(b"h")
             t.read(1)
@@ -118,8 +121,9 @@ def main():
             if i == 0:
                 # The first handshake of both processes: their one-time costs included.
                 first = time.ticks_diff(time.ticks_us(), t0) / 1e6
+            i += 1
         dt = time.ticks_diff(time.ticks_us(), t0) / 1e6
-        print("handshakes", n, dt, version[0], version[1], first)
+        print("handshakes", i, dt, version[0], version[1], first)
     elif mode == "bulk":
         mib = int(sys.argv[4])
         t = client(port, ca, host, sys.argv[5] if len(sys.argv) > 5 else None)
