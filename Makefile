@@ -107,12 +107,9 @@ MPY_SRC := $(MPY_OUT)/src/micropython
 MPY_DIR ?= $(MPY_SRC)
 MPY_VARIANT_DIR ?= $(if $(wildcard $(MPY_DIR)/variants-mpssl),$(abspath $(MPY_DIR))/variants-mpssl,$(abspath $(MPY_DIR))/ports/unix/variants/standard)
 MPY_MAKE_FLAGS = -j2 VARIANT_DIR=$(MPY_VARIANT_DIR) MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0
-# The firmware's staticlib builds in a target directory of its own, with aws-lc's CPU jitter
-# entropy source left out (seeded from the OS instead, as the Mbed TLS build is; see
-# docs/micropython.md, "Randomness"): an environment variable of aws-lc-sys's build, which in
-# target/ would rebuild aws-lc at every switch with the Python extension's builds.
-MPSSL_TARGET_DIR := $(abspath target/firmware)
-MPSSL_STATICLIB := $(MPSSL_TARGET_DIR)/release/libmpssl_micropython.a
+# aws-lc is built without its CPU jitter entropy source (.cargo/config.toml; docs/micropython.md,
+# "Randomness"), for the firmware as for the Python extension.
+MPSSL_STATICLIB := $(abspath target/release/libmpssl_micropython.a)
 # A user's checkout builds in its own directories, never mixed with the pinned tree's objects.
 MPY_TAG := $(if $(filter $(MPY_SRC),$(MPY_DIR)),,-$(notdir $(abspath $(MPY_DIR))))
 .PHONY: micropython micropython-mbedtls micropython-src test-micropython bench-micropython
@@ -128,7 +125,7 @@ $(MPY_OUT)/src/.stamp: $(MPY_TARBALL)
 micropython-src: $(if $(filter $(MPY_SRC),$(MPY_DIR)),$(MPY_OUT)/src/.stamp)
 
 micropython: micropython-src ## MicroPython unix port with the mpssl tls module -> target/micropython/micropython
-	AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(CARGO) build --release --quiet -p mpssl-micropython --target-dir $(MPSSL_TARGET_DIR)
+	$(CARGO) build --release --quiet -p mpssl-micropython
 	$(MAKE) -s -C $(MPY_DIR)/mpy-cross -j2
 	@# The port does not relink when only the staticlib changed.
 	@if [ $(MPSSL_STATICLIB) -nt $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware ]; then rm -f $(MPY_OUT)/build-mpssl$(MPY_TAG)/firmware; fi

@@ -1,6 +1,6 @@
 # MicroPython user C module (CMake ports): the `tls` module on the mpssl engine.
-# Build the staticlib first: AWS_LC_SYS_NO_JITTER_ENTROPY=1 cargo build --release
-# -p mpssl-micropython --target-dir target/firmware (for a microcontroller, with
+# Build the staticlib first: cargo build --release -p mpssl-micropython in the checkout
+# (its .cargo/config.toml applies; for a microcontroller, with
 # --target <triple>; see docs/micropython.md), then pass
 # -DMPSSL_LIB=<path to libmpssl_micropython.a> if it is not in the default place.
 add_library(usermod_mpssl INTERFACE)
@@ -14,7 +14,7 @@ target_include_directories(usermod_mpssl INTERFACE
 )
 
 if(NOT DEFINED MPSSL_LIB)
-    set(MPSSL_LIB ${CMAKE_CURRENT_LIST_DIR}/../target/firmware/release/libmpssl_micropython.a)
+    set(MPSSL_LIB ${CMAKE_CURRENT_LIST_DIR}/../target/release/libmpssl_micropython.a)
 endif()
 
 target_link_libraries(usermod_mpssl INTERFACE ${MPSSL_LIB})

@@ -3,10 +3,10 @@
 #   make -C ports/unix USER_C_MODULES=<mpssl>/micropython MICROPY_PY_SSL=0
 #
 # The staticlib must be built first (`make micropython` in the mpssl tree does it:
-# AWS_LC_SYS_NO_JITTER_ENTROPY=1 cargo build --release -p mpssl-micropython
-# --target-dir target/firmware); MPSSL_LIB overrides its path.
+# cargo build --release -p mpssl-micropython, with the checkout's .cargo/config.toml);
+# MPSSL_LIB overrides its path.
 MPSSL_MOD_DIR := $(USERMOD_DIR)
-MPSSL_LIB ?= $(abspath $(MPSSL_MOD_DIR)/../target/firmware/release/libmpssl_micropython.a)
+MPSSL_LIB ?= $(abspath $(MPSSL_MOD_DIR)/../target/release/libmpssl_micropython.a)
 
 SRC_USERMOD_C += $(MPSSL_MOD_DIR)/modtls_mpssl.c
 CFLAGS_USERMOD += -I$(MPSSL_MOD_DIR)
