@@ -410,6 +410,49 @@ class Proc:
         self.err.close()
 
 
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``1 h 05 min``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Progress:
+    """The steps of a run (one per peer pair, plain-TCP loop and ``openssl speed``), and after
+    each one how many are done and an estimate of the time left: every remaining step is
+    expected to take as long as the same step took in the earlier runs, or the mean step so
+    far when it has not run yet."""
+
+    def __init__(self, steps: list[str]) -> None:
+        self.todo = list(steps)
+        self.total = len(steps)
+        self.took: dict[str, list[float]] = {}
+        self.started = time.monotonic()
+
+    def done(self, step: str, seconds: float) -> str:
+        if step in self.todo:
+            self.todo.remove(step)
+        self.took.setdefault(step, []).append(seconds)
+        return self.text()
+
+    def left(self) -> float | None:
+        known = [v for values in self.took.values() for v in values]
+        if not known:
+            return None
+        mean = statistics.mean(known)
+        return sum(statistics.mean(self.took[s]) if s in self.took else mean for s in self.todo)
+
+    def text(self) -> str:
+        n = self.total - len(self.todo)
+        left = self.left()
+        eta = "" if left is None else f", about {duration(left)} left"
+        elapsed = duration(time.monotonic() - self.started)
+        return f"[{n}/{self.total} steps, {100 * n / self.total:.0f} %, {elapsed} elapsed{eta}]"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a live process (``/proc/PID/stat``, clock-tick resolution)."""
     try:
@@ -564,7 +607,11 @@ def run_engine(quick: bool, suite13: str | None, logdir: Path) -> dict[str, Any]
     env = dict(os.environ)
     if suite13:
         env["MPSSL_BENCH_TLS13_SUITE"] = suite13
-    print("engine: " + " ".join(argv[1:]), file=sys.stderr, flush=True)
+    print(
+        "engine: " + " ".join(argv[1:]) + " (minutes; the loopback steps and their estimate follow)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         out = subprocess.run(
             argv, cwd=ROOT, capture_output=True, timeout=1800, env=env, check=False
@@ -1124,6 +1171,14 @@ def main(argv: list[str] | None = None) -> int:
             if engine.get("error"):
                 print(f"engine: {engine['error']}", file=sys.stderr)
 
+        tcp_steps = [(name, wl, extra) for name, wl, extra in TCP_BASELINES if wl in specs]
+        steps_per_run = [
+            *(f"{wl}/{impl}" for wl in specs for impl in IMPLS),
+            *(f"tcp/{name}" for name, _wl, _extra in tcp_steps),
+            "openssl speed",
+        ]
+        progress = Progress(steps_per_run * runs)
+        print(f"{progress.total} steps: {runs} run(s) of {len(steps_per_run)}", file=sys.stderr)
         results: dict[str, dict[str, list[dict[str, Any]]]] = {}
         tcp_runs: dict[str, list[float]] = {}
         speeds: list[float] = []
@@ -1153,24 +1208,39 @@ def main(argv: list[str] | None = None) -> int:
                         for k, v in res.items()
                         if k != "info"
                     }
+                    took = time.monotonic() - t0
                     print(
-                        f"run {run + 1}/{runs} {wl:<10} {impl:<6} "
-                        f"{time.monotonic() - t0:5.1f}s {shown}",
+                        f"run {run + 1}/{runs} {wl:<10} {impl:<6} {took:5.1f}s {shown} "
+                        f"{progress.done(f'{wl}/{impl}', took)}",
                         file=sys.stderr,
                         flush=True,
                     )
-            for name, wl, extra in TCP_BASELINES:
-                if wl not in specs:
-                    continue
+            for name, wl, extra in tcp_steps:
+                t0 = time.monotonic()
                 spec = {**specs[wl], "args": [*specs[wl]["args"], *extra]}
                 try:
                     res = run_pair("tcp", spec, ctx)
                     tcp_runs.setdefault(name, []).append(res["value"])
                 except Exception as e:  # noqa: BLE001
                     errors.append(f"plain TCP baseline {name} run {run + 1}: {e}")
+                took = time.monotonic() - t0
+                print(
+                    f"run {run + 1}/{runs} plain TCP {name:<8} {took:5.1f}s "
+                    f"{progress.done(f'tcp/{name}', took)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            t0 = time.monotonic()
             speed = openssl_speed(speed_cipher)
             if speed is not None:
                 speeds.append(speed)
+            took = time.monotonic() - t0
+            print(
+                f"run {run + 1}/{runs} openssl speed {took:5.1f}s "
+                f"{progress.done('openssl speed', took)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         figures = collect(results)
         for wl, values in tcp_runs.items():
