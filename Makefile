@@ -5,7 +5,7 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
+.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench bench-tools fuzz fuzz-tools fuzz-smoke memcheck stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,8 +42,11 @@ test: tools build-dev test-rust lint fuzz-smoke test-micropython test-python ## 
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
 
-bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
+bench: tools bench-tools build-dev ## Benchmarks against CPython's ssl, rtls and pyrtls (see bench/README.md)
 	$(PYTHON) -m mpssl bench
+
+bench-tools: ## The other peers of make bench, from PyPI: rtls and pyrtls (rustls-based)
+	$(PIP) install --quiet --disable-pip-version-check "rtls==2026.9.21" "pyrtls==0.1.3"
 
 FUZZ_TARGETS := certs client server ciphers
 FUZZ_SECONDS ?= 600

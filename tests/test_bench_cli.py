@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ def test_bench_shows_progress_and_time_left(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = subprocess.run(
         [sys.executable, "-m", "mpssl", "bench", "--", "--quick", "--only", "hs13", "--no-rust",
-         "--out", str(out)],
+         "--peers", "none", "--out", str(out)],
         capture_output=True, text=True, timeout=TIMEOUT, check=False,
         cwd=Path(__file__).resolve().parent.parent,
     )
@@ -63,3 +64,34 @@ def test_bench_outside_the_repository_says_what_to_do(tmp_path: Path) -> None:
         "mpssl bench: the benchmark is not installed with the package (no bench/run.py next to "
         f"{site / 'mpssl'} nor in {elsewhere}; clone the mpssl repository and run `make bench`"
     ), lines[0]
+
+
+def test_bench_peers_run_the_same_workloads_or_say_why_not(tmp_path: Path) -> None:
+    """rtls and pyrtls (``make bench-tools``) beside mpssl and the stdlib: a peer that cannot
+    run a workload, or is not installed, is shown as such in the report, not dropped."""
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "mpssl", "bench", "--", "--quick", "--only", "hs12,bulk16k",
+         "--no-rust", "--peers", "rtls,pyrtls", "--out", str(out)],
+        capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert run.returncode == 0, run.stderr
+    report = (out / "results.md").read_text()
+    installed = [p for p in ("rtls", "pyrtls") if importlib.util.find_spec(p) is not None]
+    header = "| Figure | unit | mpssl | " + " | ".join(f"{p} | mpssl / {p}" for p in installed)
+    assert (header + " |" in report) == bool(installed), report
+    peer_rows = report.split(header, 1)[1].split("\n\n", 1)[0].splitlines() if installed else []
+    for peer, pin in (("rtls", "rtls==2026.9.21"), ("pyrtls", "pyrtls==0.1.3")):
+        if importlib.util.find_spec(peer) is None:
+            assert f"- {peer}: not installed (`pip install {pin}`; `make bench` installs it)." \
+                in report, report
+            continue
+        assert re.search(rf"^run 1/1 bulk16k +{peer} .*steps", run.stderr, re.MULTILINE), run.stderr
+        row = next(r for r in peer_rows if r.startswith("| Bulk one-way, 16 KiB writes |"))
+        assert "cannot" not in row and "n/a" not in row, row
+    if importlib.util.find_spec("pyrtls") is not None:
+        assert ("- pyrtls cannot run hs12: no way to choose the protocol version or the cipher "
+                "suites.") in report, report
+        hs12 = next(r for r in peer_rows if r.startswith("| Full handshakes/s, TLS 1.2"))
+        assert hs12.endswith("| cannot |  |"), hs12
