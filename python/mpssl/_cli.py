@@ -257,15 +257,21 @@ def relay(tls: mpssl.SSLSocket, raw: socket.socket, *, close_at_eof: bool) -> st
 # --------------------------------------------------------------------------------------------
 
 
+def danger_disable_verification(ctx: Any) -> None:
+    """``--insecure``: DANGER, ``CERT_NONE``: the server is not authenticated at all. Says so on
+    standard error every time."""
+    print(
+        "mpssl client: WARNING: --insecure disables certificate verification: the server "
+        "is not authenticated (anyone on the path can read and change the data)",
+        file=sys.stderr,
+    )
+    ctx.verify_mode = mpssl.CERT_NONE
+
+
 def client_context(args: argparse.Namespace) -> Any:
     ctx: Any = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
     if args.insecure:
-        print(
-            "mpssl client: WARNING: --insecure disables certificate verification: the server "
-            "is not authenticated (anyone on the path can read and change the data)",
-            file=sys.stderr,
-        )
-        ctx.verify_mode = mpssl.CERT_NONE
+        danger_disable_verification(ctx)
     if args.cafile:
         _load_cafile(ctx, args.cafile)
     elif not args.insecure:
