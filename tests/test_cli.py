@@ -485,3 +485,46 @@ def test_ctrl_c_is_one_line_and_exit_130() -> None:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=TIMEOUT) == 130
         assert server.stderr.read() == b"mpssl server: interrupted (Ctrl-C)\n"
+
+
+def test_client_exits_0_when_the_server_closes() -> None:
+    def handler(tls: ssl.SSLSocket) -> bytes:
+        tls.sendall(b"bye\n")
+        tls.unwrap().close()  # close_notify: the client's stdin stays open
+        return b""
+
+    with stdlib_server(handler) as (port, out), popen(
+        [*MPSSL, "client", "127.0.0.1", str(port), "--cafile", CA, "--servername", "localhost",
+         "-v"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    ) as client:
+        assert client.stdout is not None and client.stderr is not None
+        assert client.wait(timeout=TIMEOUT) == 0
+        assert client.stdout.read() == b"bye\n"
+        err = client.stderr.read().decode()
+    assert "mpssl client: server closed\n" in err, err
+    assert "Traceback" not in err
+    assert out == {"result": b""}
+
+
+def test_client_stdout_closed_is_one_line() -> None:
+    def handler(tls: ssl.SSLSocket) -> bytes:
+        tls.sendall(b"first\n")
+        go = tls.recv(10)
+        tls.sendall(b"second\n")  # arrives after the reader of the client's stdout left
+        return go + read_until_close(tls)
+
+    with stdlib_server(handler) as (port, out), popen(
+        [*MPSSL, "client", "127.0.0.1", str(port), "--cafile", CA, "--servername", "localhost"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    ) as client:
+        assert client.stdout is not None and client.stderr is not None
+        assert client.stdin is not None
+        assert client.stdout.readline() == b"first\n"
+        client.stdout.close()  # like `| head -n 1`
+        client.stdin.write(b"go\n")
+        client.stdin.flush()
+        assert client.wait(timeout=TIMEOUT) == 1
+        line = one_error_line(client.stderr.read().decode().split("\n", 1)[1], "client")
+    assert line == "mpssl client: standard output closed (errno 32: Broken pipe)"
+    assert out == {"result": b"go\n"}  # and close_notify on the way out

@@ -225,16 +225,21 @@ def relay(tls: mpssl.SSLSocket, raw: socket.socket, *, close_at_eof: bool) -> st
             for key in list(sel.get_map().values()):
                 sel.unregister(key.fileobj)
             if "tls" in ready:
+                # Until it would block: records already read from the socket (a close_notify
+                # right behind the data, say) make neither the descriptor readable nor
+                # pending() non-zero.
                 while True:
                     data = tls.recv(16384)
                     if data == b"":
                         return "peer"
                     if not data:
                         break
-                    out.write(data)
-                    out.flush()
-                    if not tls.pending():
-                        break
+                    try:
+                        out.write(data)
+                        out.flush()
+                    except BrokenPipeError as e:
+                        _quiet_stdout()
+                        raise CliError("standard output closed", detail(e)) from None
             if "stdin" in ready and in_fd is not None:
                 chunk = os.read(in_fd, 16384)
                 if chunk:
