@@ -5,7 +5,7 @@ CARGO ?= cargo
 export RUSTFLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench bench-tools fuzz fuzz-tools fuzz-smoke memcheck stress clean
+.PHONY: fresh-check help tools build-dev demo lint test test-rust test-python test-interop bench fuzz fuzz-tools fuzz-smoke memcheck stress clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,7 @@ test-interop: ## Only the interop tests
 bench: tools bench-tools build-dev ## Benchmarks against CPython's ssl, rtls and pyrtls (see bench/README.md)
 	$(PYTHON) -m mpssl bench
 
+.PHONY: bench-tools
 bench-tools: ## The other peers of make bench, from PyPI: rtls and pyrtls (rustls-based)
 	$(PIP) install --quiet --disable-pip-version-check "rtls==2026.9.21" "pyrtls==0.1.3"
 
