@@ -55,8 +55,12 @@ test: tools build-dev test-rust lint docs fuzz-smoke test-micropython test-pytho
 test-interop: ## Only the interop tests
 	$(PYTHON) -m pytest -q -m interop tests
 
-bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
+bench: tools bench-tools build-dev ## Benchmarks against CPython's ssl, rtls and pyrtls (see bench/README.md)
 	$(PYTHON) -m mpssl bench
+
+.PHONY: bench-tools
+bench-tools: ## The other peers of make bench, from PyPI: rtls and pyrtls (rustls-based)
+	$(PIP) install --quiet --disable-pip-version-check "rtls==2026.9.21" "pyrtls==0.1.3"
 
 FUZZ_TARGETS := certs client server ciphers
 FUZZ_SECONDS ?= 600

@@ -245,12 +245,13 @@ class MpsslImpl(Impl):
 
 class StdlibImpl(Impl):
     name = "stdlib"
+    module = "ssl"
 
     def __init__(self, certdir: Path, tls12: bool, suite13: str | None) -> None:
         super().__init__(certdir, tls12, suite13)
-        import ssl
+        import importlib
 
-        self.ssl = ssl
+        self.ssl: Any = importlib.import_module(self.module)
 
     def _restrict(self, ctx: Any) -> None:
         if self.tls12:
@@ -321,6 +322,90 @@ class StdlibImpl(Impl):
             return selectors.EVENT_WRITE
 
 
+class RtlsImpl(StdlibImpl):
+    """rtls: a rustls-based drop-in for CPython's ``ssl`` module, run through the very same
+    code as the stdlib peers. Its TLS 1.3 suite cannot be chosen (``set_ciphers`` takes no
+    TLS 1.3 names and it reads no OpenSSL configuration): the report shows what it negotiated.
+    It has no session resumption (``wrap_socket`` takes no ``session``) and no way to choose
+    key-exchange groups; run.py does not ask it for those workloads."""
+
+    name = "rtls"
+    module = "rtls"
+
+    def wrap_client(self, ctx: Any, sock: socket.socket, session: Any = None) -> Any:
+        return ctx.wrap_socket(sock, server_hostname=SERVER_NAME)
+
+
+class PyrtlsConn:
+    """A pyrtls socket and the socket it wraps (pyrtls's own has no ``close``: closing the
+    wrapped socket ends the connection, without close_notify)."""
+
+    __slots__ = ("raw", "tls")
+
+    def __init__(self, tls: Any, raw: socket.socket) -> None:
+        self.tls = tls
+        self.raw = raw
+
+    def recv(self, n: int) -> bytes:
+        return bytes(self.tls.recv(n))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PyrtlsImpl(Impl):
+    """pyrtls: rustls bindings with their own API (``ClientConfig``/``ServerConfig``, sockets
+    with ``do_handshake``/``send``/``recv`` only). It cannot choose protocol versions, suites
+    or groups, resume on request or report what was negotiated, and its blocking calls hold the
+    GIL; run.py does not ask it for the workloads that need those. A reused ``ClientConfig``
+    resumes by itself (rustls's session cache), so every full handshake gets a new one."""
+
+    name = "pyrtls"
+
+    def __init__(self, certdir: Path, tls12: bool, suite13: str | None) -> None:
+        super().__init__(certdir, tls12, suite13)
+        import importlib
+
+        self.mod: Any = importlib.import_module("pyrtls")
+        self.ca_pem = Path(self.ca).read_text()
+
+    def server_context(self) -> Any:
+        return self.mod.ServerConfig([Path(self.cert).read_text()], Path(self.key).read_text())
+
+    def client_context(self, resume: bool) -> Any:
+        return None  # a new ClientConfig per connection (see the class docstring)
+
+    def wrap_server(self, ctx: Any, conn: socket.socket, deferred: bool = False) -> Any:
+        conn.settimeout(None)  # pyrtls reads the descriptor itself: it must block
+        tls = ctx.wrap_socket(conn)
+        tls.do_handshake()
+        return PyrtlsConn(tls, conn)
+
+    def wrap_client(self, ctx: Any, sock: socket.socket, session: Any = None) -> Any:
+        config = ctx or self.mod.ClientConfig(platform_verifier=False, custom_roots=[self.ca_pem])
+        sock.settimeout(None)  # pyrtls reads the descriptor itself: it must block
+        tls = config.wrap_socket(sock, SERVER_NAME, do_handshake_on_connect=False)
+        tls.do_handshake()
+        return PyrtlsConn(tls, sock)
+
+    def read_exact(self, tls: Any, n: int) -> bytes:
+        return read_socket_exact(tls, n)
+
+    def write_all(self, tls: Any, data: bytes | memoryview) -> None:
+        chunk = data if isinstance(data, bytes) else bytes(data)  # send takes bytes only
+        while chunk:
+            n = tls.tls.send(chunk)
+            chunk = chunk[n:]
+
+    def readinto(self, tls: Any, buf: bytearray, n: int) -> int:
+        data = tls.tls.recv(n)  # no recv_into: one copy more than the others
+        buf[: len(data)] = data
+        return len(data)
+
+    def info(self, tls: Any) -> dict[str, Any]:
+        return {"suite": None, "version": None, "group": None, "reused": False}
+
+
 class PlainImpl(Impl):
     """No TLS at all: the same Python loops over the bare socket (baselines for the handshake
     loop, where it is the cost of connect/accept/one byte/close, and for bulk).
@@ -365,7 +450,14 @@ class PlainImpl(Impl):
 
 
 def make_impl(args: argparse.Namespace) -> Impl:
-    cls = {"mpssl": MpsslImpl, "stdlib": StdlibImpl, "tcp": PlainImpl}[args.impl]
+    classes: dict[str, type[Impl]] = {
+        "mpssl": MpsslImpl,
+        "stdlib": StdlibImpl,
+        "rtls": RtlsImpl,
+        "pyrtls": PyrtlsImpl,
+        "tcp": PlainImpl,
+    }
+    cls = classes[args.impl]
     impl = cls(Path(args.certdir), args.workload in ("hs12", "resume12"), args.suite13)
     if args.groups and isinstance(impl, MpsslImpl):
         impl.groups = args.groups.split(",")
@@ -787,7 +879,7 @@ CLIENTS = {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("role", choices=["server", "client"])
-    p.add_argument("--impl", choices=["mpssl", "stdlib", "tcp"], required=True)
+    p.add_argument("--impl", choices=["mpssl", "stdlib", "rtls", "pyrtls", "tcp"], required=True)
     p.add_argument("--workload", choices=sorted(SERVERS), required=True)
     p.add_argument("--certdir", required=True, help="directory with ca.pem, leaf.pem, key.pem")
     p.add_argument("--port", type=int, default=0)

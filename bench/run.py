@@ -37,6 +37,32 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEER = HERE / "peer.py"
 IMPLS = ("mpssl", "stdlib")
+# Other peers run the same workloads in the same run (``--peers``), where they can; they are
+# compared with mpssl in a table of their own. Version pins: ``make bench-tools``.
+PEERS = ("rtls", "pyrtls")
+PEER_PINS = {"rtls": "rtls==2026.9.21", "pyrtls": "pyrtls==0.1.3"}
+_NO_GROUPS = "no way to choose the key-exchange groups"
+# Workloads a peer cannot run, and why (shown in the report; never silently dropped).
+CANNOT: dict[str, dict[str, str]] = {
+    "rtls": {
+        "hs13x": _NO_GROUPS,
+        "resume13": "no session resumption (`session` not implemented, `session_reused` "
+        "always False)",
+        "resume13x": _NO_GROUPS + "; no session resumption",
+        "resume12": "no session resumption",
+    },
+    "pyrtls": {
+        "hs13x": _NO_GROUPS,
+        "hs12": "no way to choose the protocol version or the cipher suites",
+        "resume13": "no way to resume on request or to tell whether a handshake resumed",
+        "resume13x": _NO_GROUPS + "; no resumption control",
+        "resume12": "no way to choose the protocol version; no resumption control",
+        "bulk1k": "its `recv()` can wait on the socket while records it has already read "
+        "are still undecrypted: with 1 KiB writes the receiver stalls before the end",
+        "readline": "no `makefile()`/`readline()`",
+        "concurrent": "no non-blocking API (and its blocking calls hold the GIL)",
+    },
+}
 TLS13_OPENSSL_SUITE = "TLS_AES_128_GCM_SHA256"
 PORT_TIMEOUT = 30.0
 
@@ -410,6 +436,49 @@ class Proc:
         self.err.close()
 
 
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``1 h 05 min``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Progress:
+    """The steps of a run (one per peer pair, plain-TCP loop and ``openssl speed``), and after
+    each one how many are done and an estimate of the time left: every remaining step is
+    expected to take as long as the same step took in the earlier runs, or the mean step so
+    far when it has not run yet."""
+
+    def __init__(self, steps: list[str]) -> None:
+        self.todo = list(steps)
+        self.total = len(steps)
+        self.took: dict[str, list[float]] = {}
+        self.started = time.monotonic()
+
+    def done(self, step: str, seconds: float) -> str:
+        if step in self.todo:
+            self.todo.remove(step)
+        self.took.setdefault(step, []).append(seconds)
+        return self.text()
+
+    def left(self) -> float | None:
+        known = [v for values in self.took.values() for v in values]
+        if not known:
+            return None
+        mean = statistics.mean(known)
+        return sum(statistics.mean(self.took[s]) if s in self.took else mean for s in self.todo)
+
+    def text(self) -> str:
+        n = self.total - len(self.todo)
+        left = self.left()
+        eta = "" if left is None else f", about {duration(left)} left"
+        elapsed = duration(time.monotonic() - self.started)
+        return f"[{n}/{self.total} steps, {100 * n / self.total:.0f} %, {elapsed} elapsed{eta}]"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a live process (``/proc/PID/stat``, clock-tick resolution)."""
     try:
@@ -564,7 +633,11 @@ def run_engine(quick: bool, suite13: str | None, logdir: Path) -> dict[str, Any]
     env = dict(os.environ)
     if suite13:
         env["MPSSL_BENCH_TLS13_SUITE"] = suite13
-    print("engine: " + " ".join(argv[1:]), file=sys.stderr, flush=True)
+    print(
+        "engine: " + " ".join(argv[1:]) + " (minutes; the loopback steps and their estimate follow)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         out = subprocess.run(
             argv, cwd=ROOT, capture_output=True, timeout=1800, env=env, check=False
@@ -653,8 +726,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def collect(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
-    """Per metric: summaries per implementation, paired per-run ratios, and their summary."""
+def collect(
+    results: dict[str, dict[str, list[dict[str, Any]]]], peers: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Per metric: summaries per implementation, paired per-run ratios, and their summary;
+    for every other peer (``peers``) its summary, mpssl / it, or why it cannot run it."""
     out: dict[str, Any] = {}
     for m in METRICS:
         per_impl: dict[str, list[float | None]] = {}
@@ -674,13 +750,77 @@ def collect(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, An
             if sums["mpssl"] and sums["stdlib"] and sums["stdlib"]["median"]
             else None
         )
+        others: dict[str, Any] = {}
+        for peer in peers:
+            runs = results.get(m["workload"], {}).get(peer, [])
+            cannot = next((r["cannot"] for r in runs if "cannot" in r), None)
+            if cannot:
+                others[peer] = {"cannot": cannot}
+                continue
+            theirs = summary([r[m["field"]] for r in runs if r.get(m["field"]) is not None])
+            others[peer] = {
+                "summary": theirs,
+                "ratio": sums["mpssl"]["median"] / theirs["median"]
+                if sums["mpssl"] and theirs and theirs["median"]
+                else None,
+            }
         out[m["key"]] = {
             "mpssl": sums["mpssl"],
             "stdlib": sums["stdlib"],
             "ratio": med_ratio,
             "ratio_runs": summary(ratios),
+            "peers": others,
         }
     return out
+
+
+def peer_table(report: dict[str, Any]) -> list[str]:
+    """mpssl against the other peers: same run, same workloads; a workload a peer cannot run
+    says so, with the reason under the table."""
+    peers = report.get("peers") or []
+    lines: list[str] = []
+    missing = report.get("peers_missing") or {}
+    if peers:
+        head = "| Figure | unit | mpssl | " + " | ".join(
+            f"{p} | mpssl / {p}" for p in peers
+        ) + " |"
+        lines += ["", head, "|---|---|---|" + "---|---|" * len(peers)]
+        cannot: dict[str, dict[str, str]] = {}
+        for m in METRICS:
+            if m["workload"] not in report["workloads"]:
+                continue
+            f = report["figures"][m["key"]]
+            unit = m["unit"]
+            cells = []
+            for p in peers:
+                o = f.get("peers", {}).get(p, {})
+                if "cannot" in o:
+                    cannot.setdefault(p, {})[m["workload"]] = o["cannot"]
+                    cells.append("cannot | ")
+                    continue
+                ratio = o.get("ratio")
+                cells.append(
+                    f"{fmt_summary(o.get('summary'), unit)} | "
+                    + ("n/a" if ratio is None else f"{ratio:.2f}×")
+                )
+            lines.append(
+                f"| {m['label']} | {unit} | {fmt_summary(f['mpssl'], unit)} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines.append("")
+        lines.append(
+            "mpssl / peer above 1 is better for mpssl for rates, below 1 for memory, latency "
+            "and CPU. The peers run the same peer.py code as the stdlib (rtls through the same "
+            "`ssl` calls; pyrtls through its own API), against themselves."
+        )
+        for p, why in cannot.items():
+            for reason in sorted(set(why.values())):
+                wls = ", ".join(w for w, r in why.items() if r == reason)
+                lines.append(f"- {p} cannot run {wls}: {reason}.")
+    for p, why in missing.items():
+        lines.append(f"- {p}: {why}.")
+    return lines
 
 
 def target_text(m: dict[str, Any]) -> str:
@@ -835,20 +975,24 @@ def markdown(report: dict[str, Any]) -> str:
             runs=report["runs"]
         )
     )
+    lines += peer_table(report)
     lines.append("")
     lines.append("Negotiated (client's view, one measured connection per workload):")
     lines.append("")
     for wl, per in report["negotiated"].items():
         parts = []
-        for impl in IMPLS:
+        for impl in (*IMPLS, *(report.get("peers") or [])):
             info = per.get(impl)
             if not info:
+                continue
+            if impl == "pyrtls":
+                parts.append("pyrtls: not reported (no API for it)")
                 continue
             group = info.get("group")
             if not group and impl == "stdlib":
                 probed = report.get("stdlib_group12" if wl == "hs12" else "stdlib_group")
                 group = f"{probed} (openssl s_client probe)" if probed else "?"
-            parts.append(f"{impl}: {info.get('version')} {info.get('suite')} / {group}")
+            parts.append(f"{impl}: {info.get('version')} {info.get('suite')} / {group or '?'}")
         lines.append(f"- {wl}: " + "; ".join(parts))
     res = report.get("resumption", {})
     if res:
@@ -1064,6 +1208,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     p.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="other implementations to run beside mpssl and the stdlib, comma-separated, or "
+        f"'none' (default: {','.join(PEERS)}; a missing one is reported as such)",
+    )
+    p.add_argument(
         "--render",
         metavar="RESULTS_JSON",
         help="measure nothing: rebuild the table and chart (into --out) from a saved run",
@@ -1084,6 +1234,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         keep = set(args.only.split(","))
         specs = {k: v for k, v in specs.items() if k in keep}
+    asked = [] if args.peers in ("", "none") else args.peers.split(",")
+    unknown = [p for p in asked if p not in PEERS]
+    if unknown:
+        p.error(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    import importlib.util
+
+    peers = tuple(p for p in asked if importlib.util.find_spec(p) is not None)
+    peers_missing = {
+        p: f"not installed (`pip install {PEER_PINS[p]}`; `make bench` installs it)"
+        for p in asked
+        if p not in peers
+    }
+    for why in peers_missing.values():
+        print(f"peer {why}", file=sys.stderr)
     pin = args.pin and (os.cpu_count() or 1) >= 2
     load_before = loadavg()
     ext_seen = extension_id()
@@ -1124,15 +1288,33 @@ def main(argv: list[str] | None = None) -> int:
             if engine.get("error"):
                 print(f"engine: {engine['error']}", file=sys.stderr)
 
+        tcp_steps = [(name, wl, extra) for name, wl, extra in TCP_BASELINES if wl in specs]
+        everyone = (*IMPLS, *peers)
+        steps_per_run = [
+            *(
+                f"{wl}/{impl}"
+                for wl in specs
+                for impl in everyone
+                if wl not in CANNOT.get(impl, {})
+            ),
+            *(f"tcp/{name}" for name, _wl, _extra in tcp_steps),
+            "openssl speed",
+        ]
+        progress = Progress(steps_per_run * runs)
+        print(f"{progress.total} steps: {runs} run(s) of {len(steps_per_run)}", file=sys.stderr)
         results: dict[str, dict[str, list[dict[str, Any]]]] = {}
         tcp_runs: dict[str, list[float]] = {}
         speeds: list[float] = []
         speed_cipher = "aes-256-gcm" if "AES_256" in std_suite else "aes-128-gcm"
         errors: list[str] = []
         for run in range(runs):
-            order = IMPLS if run % 2 == 0 else tuple(reversed(IMPLS))
+            order = everyone if run % 2 == 0 else tuple(reversed(everyone))
             for wl, spec in specs.items():
                 for impl in order:
+                    reason = CANNOT.get(impl, {}).get(wl)
+                    if reason:
+                        results.setdefault(wl, {}).setdefault(impl, []).append({"cannot": reason})
+                        continue
                     t0 = time.monotonic()
                     try:
                         res = run_pair(impl, spec, ctx)
@@ -1153,26 +1335,41 @@ def main(argv: list[str] | None = None) -> int:
                         for k, v in res.items()
                         if k != "info"
                     }
+                    took = time.monotonic() - t0
                     print(
-                        f"run {run + 1}/{runs} {wl:<10} {impl:<6} "
-                        f"{time.monotonic() - t0:5.1f}s {shown}",
+                        f"run {run + 1}/{runs} {wl:<10} {impl:<6} {took:5.1f}s {shown} "
+                        f"{progress.done(f'{wl}/{impl}', took)}",
                         file=sys.stderr,
                         flush=True,
                     )
-            for name, wl, extra in TCP_BASELINES:
-                if wl not in specs:
-                    continue
+            for name, wl, extra in tcp_steps:
+                t0 = time.monotonic()
                 spec = {**specs[wl], "args": [*specs[wl]["args"], *extra]}
                 try:
                     res = run_pair("tcp", spec, ctx)
                     tcp_runs.setdefault(name, []).append(res["value"])
                 except Exception as e:  # noqa: BLE001
                     errors.append(f"plain TCP baseline {name} run {run + 1}: {e}")
+                took = time.monotonic() - t0
+                print(
+                    f"run {run + 1}/{runs} plain TCP {name:<8} {took:5.1f}s "
+                    f"{progress.done(f'tcp/{name}', took)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            t0 = time.monotonic()
             speed = openssl_speed(speed_cipher)
             if speed is not None:
                 speeds.append(speed)
+            took = time.monotonic() - t0
+            print(
+                f"run {run + 1}/{runs} openssl speed {took:5.1f}s "
+                f"{progress.done('openssl speed', took)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
-        figures = collect(results)
+        figures = collect(results, peers)
         for wl, values in tcp_runs.items():
             figures[f"tcp_{wl}"] = summary(values)
         derived: dict[str, Any] = {"speed_cipher": speed_cipher, "openssl_speed": summary(speeds)}
@@ -1202,7 +1399,9 @@ def main(argv: list[str] | None = None) -> int:
                         negotiated.setdefault(wl, {})[impl] = r["info"]
                         break
         for impl, runs_ in results.get("resume13", {}).items():
-            ok = [r for r in runs_ if "error" not in r]
+            ok = [r for r in runs_ if "error" not in r and "cannot" not in r]
+            if not ok:
+                continue
             resumption[impl] = {
                 "reused": sum(r["reused"] for r in ok),
                 "count": sum(r["count"] for r in ok),
@@ -1222,6 +1421,8 @@ def main(argv: list[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full",
             "runs": runs,
             "workloads": list(specs),
+            "peers": list(peers),
+            "peers_missing": peers_missing,
             "pin": pin,
             "machine": machine(),
             "load_before": load_before,

@@ -3,15 +3,17 @@
 * ``python -m mpssl demo``: run a TLS server on 127.0.0.1 with the demo certificate (a committed
   demo CA, ``mpssl/_demo_pki.py``), connect a ``CERT_REQUIRED`` client, exchange data both ways
   and report.
-* ``python -m mpssl client HOST PORT [--cafile F] [--insecure] [--servername N]``
-* ``python -m mpssl server --cert F --key F [--port P]``
-* ``python -m mpssl bench [...]``: see ``bench/README.md``.
+* ``python -m mpssl client HOST PORT [--cafile F] [--cert F --key F] [--alpn P,Q] [--verbose]
+  [--servername N] [--insecure]``: verifies the server (system trust store unless ``--cafile``),
+  relays standard input and output, ends with close_notify at the end of standard input.
+* ``python -m mpssl server --cert F --key F [--port P] [--cafile F] [--alpn P,Q] [--verbose]``
+* ``python -m mpssl bench [...]``: see ``bench/README.md`` (needs the source repository).
+
+Errors are one line on standard error and a non-zero exit status (see :mod:`mpssl._cli`).
 """
 
 from __future__ import annotations
 
-import argparse
-import selectors
 import socket
 import sys
 import threading
@@ -20,7 +22,7 @@ from typing import Any
 
 import mpssl
 
-from . import _demo_pki
+from . import _cli, _demo_pki
 
 
 def demo() -> int:
@@ -74,115 +76,9 @@ def demo() -> int:
     return 0 if ok else 1
 
 
-def _relay(tls: mpssl.SSLSocket, raw: socket.socket) -> None:
-    """Copy stdin to the TLS socket and the TLS socket to stdout until the peer closes."""
-    raw.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(raw, selectors.EVENT_READ, "tls")
-    try:
-        sel.register(sys.stdin, selectors.EVENT_READ, "stdin")
-    except (ValueError, PermissionError):
-        pass  # stdin is not pollable (e.g. a regular file): only relay the peer's data
-    pending = b""
-    while True:
-        # Plaintext already decrypted does not make the descriptor readable: drain it first.
-        ready = {"tls"} if tls.pending() else {key.data for key, _ in sel.select()}
-        if "stdin" in ready:
-            line = sys.stdin.buffer.readline()
-            if line:
-                pending += line
-            else:
-                sel.unregister(sys.stdin)
-        if "tls" in ready:
-            data = tls.recv(16384)
-            if data == b"":
-                return
-            if data:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-        while pending:
-            n = tls.write(pending)
-            if n is None:
-                break
-            pending = pending[n:]
-
-
-def client(args: argparse.Namespace) -> int:
-    ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_CLIENT)
-    if args.insecure:
-        ctx.verify_mode = mpssl.CERT_NONE
-    if args.cafile:
-        ctx.load_verify_locations(cafile=args.cafile)
-    raw = socket.create_connection((args.host, args.port), timeout=30)
-    raw.settimeout(None)
-    name = args.servername or (None if args.insecure else args.host)
-    tls = ctx.wrap_socket(raw, server_hostname=name)
-    print(f"connected: {tls.cipher()}", file=sys.stderr)
-    try:
-        _relay(tls, raw)
-    finally:
-        tls.close()
-    return 0
-
-
-def server(args: argparse.Namespace) -> int:
-    ctx = mpssl.SSLContext(mpssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(args.cert, args.key)
-    listener = socket.create_server((args.host, args.port))
-    print(f"listening on {listener.getsockname()[0]}:{listener.getsockname()[1]}", file=sys.stderr)
-    conn, addr = listener.accept()
-    tls = ctx.wrap_socket(conn, server_side=True)
-    print(f"accepted {addr[0]}:{addr[1]}: {tls.cipher()}", file=sys.stderr)
-    try:
-        _relay(tls, conn)
-    finally:
-        tls.close()
-        listener.close()
-    return 0
-
-
-def bench(args: list[str]) -> int:
-    """Run ``bench/run.py`` (from the repository root) with ``args`` passed through as given."""
-    import runpy
-    from pathlib import Path
-
-    script = Path("bench") / "run.py"
-    if not script.exists():
-        print("run from the repository root: bench/run.py not found", file=sys.stderr)
-        return 2
-    sys.argv = [str(script), *args]
-    runpy.run_path(str(script), run_name="__main__")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        # Everything after "bench" belongs to the harness, options included.
-        return bench(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m mpssl")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the in-memory CA / server / client demo")
-    c = sub.add_parser("client", help="connect and relay stdin/stdout (like openssl s_client)")
-    c.add_argument("host")
-    c.add_argument("port", type=int)
-    c.add_argument("--cafile")
-    c.add_argument("--insecure", action="store_true", help="CERT_NONE: do not verify the server")
-    c.add_argument("--servername", help="SNI and host name to check (default: HOST)")
-    s = sub.add_parser("server", help="accept one client and relay (like openssl s_server)")
-    s.add_argument("--cert", required=True)
-    s.add_argument("--key", required=True)
-    s.add_argument("--port", type=int, default=4433)
-    s.add_argument("--host", default="127.0.0.1")
-    sub.add_parser("bench", help="benchmark against CPython's ssl (options: bench/run.py --help)")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    if args.command == "client":
-        return client(args)
-    if args.command == "server":
-        return server(args)
-    return 2
+    """``python -m mpssl ...``: see :mod:`mpssl._cli`."""
+    return _cli.main(argv, demo=demo)
 
 
 if __name__ == "__main__":
