@@ -16,6 +16,7 @@ use rustls_pki_types::CertificateDer;
 use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::{ArgumentError, ConfigError, Error, KeyError};
+use crate::signer::{self, EcdsaSignCallback};
 use crate::verify::chain::Checker;
 use crate::verify::names::NameRule;
 use crate::verify::verifiers::{ClientVerifier, PeerCheck, ServerVerifier};
@@ -129,6 +130,7 @@ pub struct SslContext {
     check_common_name: bool,
     resumption: bool,
     callback: Option<Arc<dyn VerifyCallback>>,
+    signer: Option<Arc<dyn EcdsaSignCallback>>,
     groups: Vec<&'static dyn SupportedKxGroup>,
     provider: Arc<CryptoProvider>,
     built: Mutex<Option<Built>>,
@@ -147,6 +149,7 @@ impl SslContext {
             check_common_name: true,
             resumption: true,
             callback: None,
+            signer: None,
             groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
             provider: Arc::new(aws_lc_rs::default_provider()),
             built: Mutex::new(None),
@@ -283,6 +286,16 @@ impl SslContext {
         self.changed();
     }
 
+    /// Install (or remove) the `ecdsa_sign_callback` for sessions created afterwards: every
+    /// handshake signature with an ECDSA key goes through it first (see the [`signer`] module).
+    /// Keys of other types never call it.
+    ///
+    /// [`signer`]: crate::signer
+    pub fn set_ecdsa_sign_callback(&mut self, callback: Option<Arc<dyn EcdsaSignCallback>>) {
+        self.signer = callback;
+        self.changed();
+    }
+
     /// Load a private key and its certificate(s), as data (PEM or DER).
     ///
     /// The key is parsed first (so bad key *and* bad cert report the key), then the
@@ -307,7 +320,7 @@ impl SslContext {
     /// and install them with a key from [`parse_private_key`](Self::parse_private_key).
     pub fn load_cert_chain_with_key(&mut self, cert: &[u8], key: LoadedKey) -> Result<(), Error> {
         let certs = certs::parse_certificates(cert)?;
-        if let LoadedKey::Usable(signing) = &key {
+        if let LoadedKey::Usable(signing, _) = &key {
             let leaf = self.chain.first().or(certs.first()).cloned();
             if let Some(leaf) = leaf {
                 match CertifiedKey::new(vec![leaf], signing.clone()).keys_match() {
@@ -413,8 +426,9 @@ impl SslContext {
             ),
         });
         let certified = match &self.key {
-            Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
-                Some(Arc::new(CertifiedKey::new(self.chain.clone(), key.clone())))
+            Some(LoadedKey::Usable(key, ecdsa)) if !self.chain.is_empty() => {
+                let key = signer::with_callback(key.clone(), ecdsa.as_ref(), self.signer.as_ref());
+                Some(Arc::new(CertifiedKey::new(self.chain.clone(), key)))
             }
             _ => None,
         };
@@ -480,6 +494,7 @@ impl Clone for SslContext {
             check_common_name: self.check_common_name,
             resumption: self.resumption,
             callback: self.callback.clone(),
+            signer: self.signer.clone(),
             groups: self.groups.clone(),
             provider: self.provider.clone(),
             built: Mutex::new(None),

@@ -30,6 +30,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::context::Protocol;
+use crate::signer::SignError;
 use crate::verify::VerifyFlags;
 
 mod table;
@@ -65,6 +66,8 @@ pub enum Error {
     Callback(CallbackAbort),
     /// The caller passed a value the API does not accept.
     Argument(ArgumentError),
+    /// A handshake signature through the `ecdsa_sign_callback` failed.
+    Sign(SignError),
 }
 
 impl Error {
@@ -89,6 +92,7 @@ impl Error {
         match self {
             Self::Io(e) => e.payload(),
             Self::Callback(CallbackAbort::Failed(payload)) => Some(payload.as_ref()),
+            Self::Sign(SignError::Failed(payload)) => Some(payload.as_ref()),
             _ => None,
         }
     }
@@ -115,6 +119,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("the TLS socket is closed"),
             Self::Callback(abort) => fmt::Display::fmt(abort, f),
             Self::Argument(e) => fmt::Display::fmt(e, f),
+            Self::Sign(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -150,6 +155,9 @@ impl From<rustls::Error> for Error {
             if let Some(abort) = other.0.downcast_ref::<CallbackAbort>() {
                 return Self::Callback(abort.clone());
             }
+        }
+        if let Some(sign) = crate::signer::from_rustls(&e) {
+            return Self::Sign(sign);
         }
         Self::Protocol(ProtocolError::classify(e))
     }

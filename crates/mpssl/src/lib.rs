@@ -58,6 +58,7 @@ mod danger;
 mod error;
 pub mod peer;
 mod session;
+pub mod signer;
 pub mod stream;
 mod verified;
 mod verify;
@@ -68,6 +69,7 @@ pub use error::{
     KeyError, ProtocolError, Report,
 };
 pub use session::{Session, Until};
+pub use signer::{EcdsaSignCallback, SignError};
 pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
 pub use verify::{TrustStore, VerifyCallback, VerifyFlags, VerifyMode};
 
