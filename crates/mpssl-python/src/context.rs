@@ -12,6 +12,7 @@ use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
 use crate::gil;
 use crate::pysock::{self, FdSocket, ObjectSocket, Transport};
+use crate::signer::SignSlot;
 use crate::socket::SslSocket;
 
 /// MicroPython's `SSLContext`: role, verify mode, CAs, own certificate and key, suites.
@@ -20,6 +21,8 @@ pub(crate) struct Context {
     inner: RwLock<SslContext>,
     /// The `verify_callback` object, as set (the core holds a wrapper of it).
     callback: Mutex<Option<Py<PyAny>>>,
+    /// The `ecdsa_sign_callback` object.
+    signer: SignSlot,
 }
 
 impl Context {
@@ -63,6 +66,7 @@ impl Context {
         Ok(Self {
             inner: RwLock::new(SslContext::new(protocol)),
             callback: Mutex::new(None),
+            signer: SignSlot::default(),
         })
     }
 
@@ -126,6 +130,18 @@ impl Context {
         self.write().set_verify_callback(core);
         *self.callback.lock().unwrap_or_else(PoisonError::into_inner) = callback;
         Ok(())
+    }
+
+    /// `ecdsa_sign_callback(private_key: bytearray, hash: bytearray)`, called for each ECDSA
+    /// handshake signature; it returns the DER signature or `None` (see `crate::signer`).
+    #[getter]
+    fn get_ecdsa_sign_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.signer.get(py)
+    }
+
+    #[setter]
+    fn set_ecdsa_sign_callback(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.signer.set(value, &mut self.write())
     }
 
     /// Whether sessions of this context can be resumed (default True).

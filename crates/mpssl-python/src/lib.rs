@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod gil;
 mod pysock;
+mod signer;
 mod socket;
 
 use pyo3::prelude::*;
