@@ -42,6 +42,7 @@ typedef struct _mp_obj_ssl_context_t {
     mp_obj_base_t base;
     mpssl_context *ctx;
     mp_obj_t handler;
+    mp_obj_t ecdsa_sign_callback;
 } mp_obj_ssl_context_t;
 
 typedef struct _mp_obj_ssl_socket_t {
@@ -203,6 +204,34 @@ static int32_t verify_cb(void *ctx_user, void *sock_user, const uint8_t *der, si
     return rc;
 }
 
+// ecdsa_sign_callback(private_key_d: bytearray, hash: bytearray) -> DER signature or None, as
+// the reference's micropy_mbedtls_ecdsa_sign_alt calls it; an exception is printed, as there,
+// and the engine fails the handshake with MBEDTLS_ERR_ECP_BAD_INPUT_DATA.
+static int32_t sign_cb(void *ctx_user, const uint8_t *key, size_t key_len, const uint8_t *hash,
+    size_t hash_len, uint8_t *sig, size_t sig_cap, size_t *sig_len) {
+    mp_obj_ssl_context_t *ctx = ctx_user;
+    MP_THREAD_GIL_ENTER();
+    int32_t rc = 1;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t ret = mp_call_function_2(ctx->ecdsa_sign_callback,
+            mp_obj_new_bytearray(key_len, key), mp_obj_new_bytearray(hash_len, hash));
+        if (ret != mp_const_none) {
+            mp_buffer_info_t bufinfo;
+            mp_get_buffer_raise(ret, &bufinfo, MP_BUFFER_READ);
+            memcpy(sig, bufinfo.buf, MIN(bufinfo.len, sig_cap));
+            *sig_len = bufinfo.len;
+            rc = 0;
+        }
+        nlr_pop();
+    } else {
+        mp_obj_print_exception(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val));
+        rc = -1;
+    }
+    MP_THREAD_GIL_EXIT();
+    return rc;
+}
+
 // SSLContext.
 
 static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args, size_t n_kw, const mp_obj_t *args) {
@@ -215,6 +244,7 @@ static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args
     #endif
     self->ctx = NULL;
     self->handler = mp_const_none;
+    self->ecdsa_sign_callback = mp_const_none;
     engine_alloc();
     mpssl_error err;
     int rc = mpssl_context_new((int32_t)protocol, &self->ctx, &err);
@@ -241,6 +271,8 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = MP_OBJ_NEW_SMALL_INT(mpssl_context_verify_mode(ctx_of(self_in)));
         } else if (attr == MP_QSTR_verify_callback) {
             dest[0] = self->handler;
+        } else if (attr == MP_QSTR_ecdsa_sign_callback) {
+            dest[0] = self->ecdsa_sign_callback;
         } else {
             dest[1] = MP_OBJ_SENTINEL;
         }
@@ -251,6 +283,11 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = MP_OBJ_NULL;
         } else if (attr == MP_QSTR_verify_callback) {
             self->handler = dest[1];
+            dest[0] = MP_OBJ_NULL;
+        } else if (attr == MP_QSTR_ecdsa_sign_callback) {
+            self->ecdsa_sign_callback = dest[1];
+            mpssl_context_set_sign_callback(ctx_of(self_in),
+                dest[1] == mp_const_none ? NULL : sign_cb, self);
             dest[0] = MP_OBJ_NULL;
         }
     }

@@ -49,6 +49,10 @@ typedef int32_t (*mpssl_read_cb)(void *user, uint8_t *buf, size_t len, size_t *o
 typedef int32_t (*mpssl_write_cb)(void *user, const uint8_t *buf, size_t len, size_t *out_n);
 typedef int32_t (*mpssl_verify_cb)(void *ctx_user, void *sock_user, const uint8_t *der, size_t len,
     int32_t depth, int64_t *result);
+// ECDSA sign callback: 0 = signed (DER in sig, length in *sig_len; above sig_cap = did not fit),
+// 1 = declined (sign in software), other = raised (the C side printed it).
+typedef int32_t (*mpssl_sign_cb)(void *ctx_user, const uint8_t *key, size_t key_len,
+    const uint8_t *hash, size_t hash_len, uint8_t *sig, size_t sig_cap, size_t *sig_len);
 
 int32_t mpssl_context_new(int32_t protocol, mpssl_context **out, mpssl_error *err);
 void mpssl_context_free(mpssl_context *ctx);
@@ -78,5 +82,9 @@ int32_t mpssl_socket_close(const mpssl_socket *sock);
 int32_t mpssl_socket_cipher(const mpssl_socket *sock, const uint8_t **suite, size_t *suite_len,
     const uint8_t **version, size_t *version_len);
 int32_t mpssl_socket_peer_cert(const mpssl_socket *sock, uint8_t *buf, size_t cap, size_t *len);
+
+// ecdsa_sign_callback (crates/mpssl-micropython/src/signer.rs). Kept last, where the simple
+// prototype scan of tests/header.rs reads it whole.
+int32_t mpssl_context_set_sign_callback(const mpssl_context *ctx, mpssl_sign_cb cb, void *user);
 
 #endif // MPSSL_H

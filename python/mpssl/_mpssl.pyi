@@ -97,6 +97,16 @@ class SSLContext:
         reports it."""
     @check_hostname.setter
     def check_hostname(self, value: bool) -> None: ...
+    def ecdsa_sign_callback(self) -> Callable[[bytearray, bytearray], Buffer | None] | None:
+        """Called as ``f(private_key, hash)`` (both ``bytearray``: the private scalar,
+        big-endian, and the handshake message's hash) for each ECDSA handshake signature; it
+        returns the DER ECDSA signature, or ``None`` to sign in software. An exception, a
+        non-buffer result or a signature that does not verify fails the handshake with an
+        ``OSError`` (the exception as its ``__cause__``). Never called for RSA or Ed25519 keys."""
+    @ecdsa_sign_callback.setter
+    def ecdsa_sign_callback(
+        self, value: Callable[[bytearray, bytearray], Buffer | None] | None
+    ) -> None: ...
     @property
     def session_resumption(self) -> bool:
         """Resume earlier sessions (TLS 1.3 tickets, TLS 1.2 IDs and tickets); default True."""

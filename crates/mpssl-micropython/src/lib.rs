@@ -35,6 +35,7 @@ use mpssl::{
 
 pub mod oom;
 pub mod report;
+pub mod signer;
 
 pub use report::{report, Kind};
 

@@ -19,6 +19,7 @@ use crate::buf::ReadBuf;
 use crate::error::{self, PythonRaised};
 use crate::gil;
 use crate::pysock::{self, FdSocket, ObjectSocket, Transport};
+use crate::signer::SignSlot;
 use crate::socket::SslSocket;
 
 /// MicroPython's `SSLContext`: role, verify mode, CAs, own certificate and key, suites.
@@ -31,6 +32,8 @@ pub(crate) struct Context {
     sni_callback: Mutex<Option<Py<PyAny>>>,
     /// `post_handshake_auth`: stored only (rustls has no TLS 1.3 post-handshake auth).
     post_handshake_auth: AtomicBool,
+    /// The `ecdsa_sign_callback` object.
+    signer: SignSlot,
 }
 
 impl Context {
@@ -98,6 +101,7 @@ impl Context {
             callback: Mutex::new(None),
             sni_callback: Mutex::new(None),
             post_handshake_auth: AtomicBool::new(false),
+            signer: SignSlot::default(),
         })
     }
 
@@ -161,6 +165,18 @@ impl Context {
         self.write().set_verify_callback(core);
         *self.callback.lock().unwrap_or_else(PoisonError::into_inner) = callback;
         Ok(())
+    }
+
+    /// `ecdsa_sign_callback(private_key: bytearray, hash: bytearray)`, called for each ECDSA
+    /// handshake signature; it returns the DER signature or `None` (see `crate::signer`).
+    #[getter]
+    fn get_ecdsa_sign_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.signer.get(py)
+    }
+
+    #[setter]
+    fn set_ecdsa_sign_callback(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.signer.set(value, &mut self.write())
     }
 
     /// Whether sessions of this context can be resumed (default True).

@@ -49,6 +49,10 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
             }
         }
     };
+    // A failed ecdsa_sign_callback: its exception is the cause of the error raised.
+    if let Some(cause) = crate::signer::raised_cause(&e) {
+        err.set_cause(py, Some(cause.clone_ref(py)));
+    }
     if let Some(note) = report.note {
         // Best effort: a failing add_note must not replace the real error.
         let _ = err.value(py).call_method1("add_note", (note,));

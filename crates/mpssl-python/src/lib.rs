@@ -14,6 +14,7 @@ mod error;
 mod gil;
 mod peercert;
 mod pysock;
+mod signer;
 mod socket;
 
 use pyo3::prelude::*;

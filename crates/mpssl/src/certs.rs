@@ -11,6 +11,7 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{CertError, Error, KeyError};
+use crate::signer::EcdsaSecret;
 
 const PEM_MARKER: &[u8] = b"-----BEGIN ";
 
@@ -71,8 +72,9 @@ fn check_certificate(cert: &CertificateDer<'_>) -> Result<(), Error> {
 /// A private key as loaded: usable for signing, or well-formed but refused by the provider.
 #[derive(Debug, Clone)]
 pub enum LoadedKey {
-    /// The provider can sign with this key.
-    Usable(Arc<dyn SigningKey>),
+    /// The provider can sign with this key; for an ECDSA key (P-256, P-384, P-521), also its
+    /// form for an [`EcdsaSignCallback`](crate::EcdsaSignCallback).
+    Usable(Arc<dyn SigningKey>, Option<Arc<EcdsaSecret>>),
     /// The key parses, but the provider cannot sign with it: an RSA key of this many bits
     /// (fewer than 2048).
     Unusable {
@@ -103,8 +105,9 @@ pub fn parse_private_key(data: &[u8], provider: &CryptoProvider) -> Result<Loade
             .map_err(|e| Error::Key(KeyError::Malformed(format!("not a DER private key: {e}"))))?
     };
     let rsa_bits = rsa_modulus_bits(der.secret_der());
+    let ecdsa = EcdsaSecret::from_der(der.secret_der());
     match provider.key_provider.load_private_key(der) {
-        Ok(key) => Ok(LoadedKey::Usable(key)),
+        Ok(key) => Ok(LoadedKey::Usable(key, ecdsa)),
         Err(e) => match rsa_bits {
             Some(bits) if bits < 2048 => Ok(LoadedKey::Unusable { bits }),
             _ => Err(Error::Key(KeyError::Refused(format!(

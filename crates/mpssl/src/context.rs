@@ -17,6 +17,7 @@ use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::{ArgumentError, ConfigError, Error, KeyError};
 use crate::keylog::KeyLogFile;
+use crate::signer::{self, EcdsaSignCallback};
 use crate::sni::ServerCertificates;
 use crate::verify::chain::Checker;
 use crate::verify::names::NameRule;
@@ -133,6 +134,7 @@ pub struct SslContext {
     check_hostname: Option<bool>,
     resumption: bool,
     callback: Option<Arc<dyn VerifyCallback>>,
+    signer: Option<Arc<dyn EcdsaSignCallback>>,
     groups: Vec<&'static dyn SupportedKxGroup>,
     provider: Arc<CryptoProvider>,
     built: Mutex<Option<Built>>,
@@ -158,6 +160,7 @@ impl SslContext {
             check_hostname: None,
             resumption: true,
             callback: None,
+            signer: None,
             groups: aws_lc_rs::DEFAULT_KX_GROUPS.to_vec(),
             provider: Arc::new(aws_lc_rs::default_provider()),
             built: Mutex::new(None),
@@ -344,6 +347,16 @@ impl SslContext {
         self.changed();
     }
 
+    /// Install (or remove) the `ecdsa_sign_callback` for sessions created afterwards: every
+    /// handshake signature with an ECDSA key goes through it first (see the [`signer`] module).
+    /// Keys of other types never call it.
+    ///
+    /// [`signer`]: crate::signer
+    pub fn set_ecdsa_sign_callback(&mut self, callback: Option<Arc<dyn EcdsaSignCallback>>) {
+        self.signer = callback;
+        self.changed();
+    }
+
     /// Load a private key and its certificate(s), as data (PEM or DER).
     ///
     /// The key is parsed first (so bad key *and* bad cert report the key), then the
@@ -368,7 +381,7 @@ impl SslContext {
     /// and install them with a key from [`parse_private_key`](Self::parse_private_key).
     pub fn load_cert_chain_with_key(&mut self, cert: &[u8], key: LoadedKey) -> Result<(), Error> {
         let certs = certs::parse_certificates(cert)?;
-        if let LoadedKey::Usable(signing) = &key {
+        if let LoadedKey::Usable(signing, _) = &key {
             let matches = |leaf: &CertificateDer<'static>| match CertifiedKey::new(
                 vec![leaf.clone()],
                 signing.clone(),
@@ -568,8 +581,9 @@ impl SslContext {
             check_names: self.checks_host_name(),
         });
         let certified = match &self.key {
-            Some(LoadedKey::Usable(key)) if !self.chain.is_empty() => {
-                Some(Arc::new(CertifiedKey::new(self.chain.clone(), key.clone())))
+            Some(LoadedKey::Usable(key, ecdsa)) if !self.chain.is_empty() => {
+                let key = signer::with_callback(key.clone(), ecdsa.as_ref(), self.signer.as_ref());
+                Some(Arc::new(CertifiedKey::new(self.chain.clone(), key)))
             }
             _ => None,
         };
@@ -650,6 +664,7 @@ impl Clone for SslContext {
             check_hostname: self.check_hostname,
             resumption: self.resumption,
             callback: self.callback.clone(),
+            signer: self.signer.clone(),
             groups: self.groups.clone(),
             provider: self.provider.clone(),
             built: Mutex::new(None),

@@ -30,6 +30,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::context::Protocol;
+use crate::signer::SignError;
 use crate::verify::VerifyFlags;
 
 mod table;
@@ -67,6 +68,8 @@ pub enum Error {
     Argument(ArgumentError),
     /// A server's [`ServerNameCallback`](crate::ServerNameCallback) aborted the handshake.
     ServerName(crate::sni::SniAbort),
+    /// A handshake signature through the `ecdsa_sign_callback` failed.
+    Sign(SignError),
 }
 
 impl Error {
@@ -92,6 +95,7 @@ impl Error {
             Self::Io(e) => e.payload(),
             Self::Callback(CallbackAbort::Failed(payload)) => Some(payload.as_ref()),
             Self::ServerName(crate::sni::SniAbort::Failed(payload)) => Some(payload.as_ref()),
+            Self::Sign(SignError::Failed(payload)) => Some(payload.as_ref()),
             _ => None,
         }
     }
@@ -119,6 +123,7 @@ impl fmt::Display for Error {
             Self::Callback(abort) => fmt::Display::fmt(abort, f),
             Self::Argument(e) => fmt::Display::fmt(e, f),
             Self::ServerName(abort) => fmt::Display::fmt(abort, f),
+            Self::Sign(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -154,6 +159,9 @@ impl From<rustls::Error> for Error {
             if let Some(abort) = other.0.downcast_ref::<CallbackAbort>() {
                 return Self::Callback(abort.clone());
             }
+        }
+        if let Some(sign) = crate::signer::from_rustls(&e) {
+            return Self::Sign(sign);
         }
         Self::Protocol(ProtocolError::classify(e))
     }

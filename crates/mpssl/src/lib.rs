@@ -60,6 +60,7 @@ pub mod keylog;
 pub mod peer;
 pub mod roots;
 mod session;
+pub mod signer;
 pub mod sni;
 pub mod stream;
 mod verified;
@@ -71,6 +72,7 @@ pub use error::{
     KeyError, ProtocolError, Report,
 };
 pub use session::{ChannelBinding, Session, Until};
+pub use signer::{EcdsaSignCallback, SignError};
 pub use sni::{ServerCertificates, ServerNameCallback, SniAbort};
 pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
 pub use verify::{TrustStore, VerifyCallback, VerifyFlags, VerifyMode};

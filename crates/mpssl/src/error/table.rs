@@ -7,7 +7,7 @@
 
 use std::io;
 
-use super::{ArgumentError, CallbackAbort, ConfigError, Error, KeyError, ProtocolError};
+use super::{ArgumentError, CallbackAbort, ConfigError, Error, KeyError, ProtocolError, SignError};
 use crate::context::Protocol;
 use crate::verify::VerifyFlags;
 
@@ -50,6 +50,12 @@ pub mod code {
     /// `-0x7A00`: the peer's certificate is not allowed for this use (its extendedKeyUsage),
     /// while its chain is otherwise fine.
     pub const SSL_BAD_CERTIFICATE: Code = code(-0x7A00, "MBEDTLS_ERR_SSL_BAD_CERTIFICATE");
+    /// `-0x4F80`: the `ecdsa_sign_callback` failed (raised).
+    pub const ECP_BAD_INPUT_DATA: Code = code(-0x4F80, "MBEDTLS_ERR_ECP_BAD_INPUT_DATA");
+    /// `-0x4F00`: the `ecdsa_sign_callback` returned a signature too long for the curve.
+    pub const ECP_BUFFER_TOO_SMALL: Code = code(-0x4F00, "MBEDTLS_ERR_ECP_BUFFER_TOO_SMALL");
+    /// `-0x4E00`: the `ecdsa_sign_callback` returned a signature that does not verify.
+    pub const ECP_VERIFY_FAILED: Code = code(-0x4E00, "MBEDTLS_ERR_ECP_VERIFY_FAILED");
     /// `-0x2700`: certificate verification failed without verify flags.
     pub const X509_CERT_VERIFY_FAILED: Code = code(-0x2700, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED");
 }
@@ -185,8 +191,20 @@ impl Error {
             Self::ServerName(abort @ crate::sni::SniAbort::Alert(_)) => {
                 Report::os(code::SSL_HANDSHAKE_FAILURE).with_note(abort.to_string())
             }
+            Self::Sign(sign) => sign_report(sign),
         }
     }
+}
+
+/// A failed `ecdsa_sign_callback`: the reference's ECP codes, the cause as a note. A front end
+/// chains its own error (the callback's exception) to the one it raises.
+fn sign_report(sign: &SignError) -> Report {
+    let code = match sign {
+        SignError::Failed(_) => code::ECP_BAD_INPUT_DATA,
+        SignError::TooLong { .. } => code::ECP_BUFFER_TOO_SMALL,
+        SignError::Invalid => code::ECP_VERIFY_FAILED,
+    };
+    Report::os(code).with_note(sign.to_string())
 }
 
 fn key_report(key: &KeyError) -> Report {
