@@ -312,7 +312,8 @@ def test_client_alpn_offers_and_shows_the_choice() -> None:
             input=b"", capture_output=True, timeout=TIMEOUT, check=False, env=cli_env(),
         )
     assert run.returncode == 0, run.stderr
-    assert "ALPN          h2" in run.stderr.decode()  # the server's choice among the offer
+    # OpenSSL's server picks by its own preference among the client's offer.
+    assert "ALPN          http/1.1" in run.stderr.decode()
     assert out == {"result": b""}
 
 
