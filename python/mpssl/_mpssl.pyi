@@ -289,7 +289,9 @@ class SSLSocket:
         socket itself (``sock.close()``, which ends the connection), it is -1 and every I/O
         call raises ``OSError(EBADF)``; nothing reaches a socket that reuses the number."""
     def pending(self) -> int:
-        """Decrypted bytes readable without touching the socket. Raises
+        """Decrypted bytes readable without touching the socket (bytes only: an end of stream
+        that arrived with the last data is not counted, so non-blocking code reads until a
+        call returns None before waiting on the descriptor). Raises
         ``OSError(EDEADLK)`` when called from this socket's own ``verify_callback``, as every
         method that needs the connection's state does (``repr`` does not raise)."""
     def wants(self) -> int:
