@@ -97,6 +97,7 @@ class SSLContext:
         reports it."""
     @check_hostname.setter
     def check_hostname(self, value: bool) -> None: ...
+    @property
     def ecdsa_sign_callback(self) -> Callable[[bytearray, bytearray], Buffer | None] | None:
         """Called as ``f(private_key, hash)`` (both ``bytearray``: the private scalar,
         big-endian, and the handshake message's hash) for each ECDSA handshake signature; it
