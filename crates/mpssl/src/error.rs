@@ -302,7 +302,7 @@ impl fmt::Display for CertError {
 pub enum ConfigError {
     /// A cipher suite name that neither mpssl nor the reference knows.
     UnknownCipher(String),
-    /// A suite the reference offers that rustls refuses (CBC, static RSA, PSK).
+    /// A suite the reference offers that mpssl refuses (CBC, static RSA, CBC PSK).
     UnsupportedCipher(String),
     /// An empty cipher suite list.
     EmptyCipherList,
@@ -324,8 +324,8 @@ impl fmt::Display for ConfigError {
             Self::UnknownCipher(name) => write!(f, "unknown cipher suite {name:?}"),
             Self::UnsupportedCipher(name) => write!(
                 f,
-                "cipher suite {name} is known but not supported (rustls offers no CBC, \
-                 static-RSA or PSK suites)"
+                "cipher suite {name} is known but not supported (mpssl offers no CBC or \
+                 static-RSA suites)"
             ),
             Self::EmptyCipherList => f.write_str("the cipher suite list is empty"),
             Self::UnknownGroup(name) => write!(f, "unknown key-exchange group {name:?}"),
@@ -362,6 +362,8 @@ pub enum ProtocolError {
     PeerCertificate(rustls::CertificateError),
     /// Any other rustls failure (no shared cipher suite or version, …).
     Other(rustls::Error),
+    /// A PSK server has no key for the identity the client sent (or its lookup failed).
+    UnknownPskIdentity,
 }
 
 impl ProtocolError {
@@ -395,6 +397,7 @@ impl fmt::Display for ProtocolError {
             }
             Self::PeerCertificate(c) => write!(f, "the peer's certificate was refused: {c:?}"),
             Self::Other(e) => write!(f, "TLS failure: {e}"),
+            Self::UnknownPskIdentity => f.write_str("no pre-shared key for the client's identity"),
         }
     }
 }
@@ -418,6 +421,10 @@ pub enum ArgumentError {
     ServerSideOnClientContext,
     /// `cert` without `key` or `key` without `cert` (module-level `wrap_socket`).
     KeyWithoutCert,
+    /// A PSK key that is empty or longer than 48 bytes.
+    PskKey,
+    /// A PSK identity that is empty or longer than 4096 bytes.
+    PskIdentity,
 }
 
 impl fmt::Display for ArgumentError {
@@ -442,6 +449,8 @@ impl fmt::Display for ArgumentError {
                  PROTOCOL_TLS_CLIENT",
             ),
             Self::KeyWithoutCert => f.write_str("key and cert must be given together"),
+            Self::PskKey => f.write_str("psk_key must be 1 to 48 bytes"),
+            Self::PskIdentity => f.write_str("psk_identity must be 1 to 4096 bytes"),
         }
     }
 }

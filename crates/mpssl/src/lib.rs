@@ -53,10 +53,12 @@
 
 pub mod certs;
 pub mod ciphers;
+mod conn;
 mod context;
 mod danger;
 mod error;
 pub mod peer;
+pub mod psk;
 mod session;
 pub mod stream;
 mod verified;
@@ -67,6 +69,7 @@ pub use error::{
     code, ArgumentError, CallbackAbort, CertError, ConfigError, Error, ExceptionClass, IoFailure,
     KeyError, ProtocolError, Report,
 };
+pub use psk::{PskKeyLookup, PskSuite};
 pub use session::{Session, Until};
 pub use stream::{Driver, Interest, TlsStream, MAX_RECORD, WRITE_BATCH};
 pub use verify::{TrustStore, VerifyCallback, VerifyFlags, VerifyMode};

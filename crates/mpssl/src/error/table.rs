@@ -50,6 +50,8 @@ pub mod code {
     /// `-0x7A00`: the peer's certificate is not allowed for this use (its extendedKeyUsage),
     /// while its chain is otherwise fine.
     pub const SSL_BAD_CERTIFICATE: Code = code(-0x7A00, "MBEDTLS_ERR_SSL_BAD_CERTIFICATE");
+    /// `-0x6C80`: a PSK server has no key for the client's identity.
+    pub const SSL_UNKNOWN_IDENTITY: Code = code(-0x6C80, "MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY");
     /// `-0x2700`: certificate verification failed without verify flags.
     pub const X509_CERT_VERIFY_FAILED: Code = code(-0x2700, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED");
 }
@@ -330,6 +332,7 @@ fn protocol_report(protocol: &ProtocolError) -> Report {
             code::X509_CERT_VERIFY_FAILED,
             format!("{}: {c:?}", code::X509_CERT_VERIFY_FAILED.name),
         ),
+        ProtocolError::UnknownPskIdentity => Report::os(code::SSL_UNKNOWN_IDENTITY),
         ProtocolError::Other(e) => {
             Report::os_text(code::SSL_HANDSHAKE_FAILURE, format!("TLS failure: {e}")).with_note(
                 "mapped to MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, the nearest reference code",
@@ -348,7 +351,10 @@ fn argument_report(argument: &ArgumentError) -> Report {
             class: ExceptionClass::Type,
             ..Report::value(argument.to_string())
         },
-        ArgumentError::HostnameTooLong | ArgumentError::InvalidHostname(_) => {
+        ArgumentError::HostnameTooLong
+        | ArgumentError::InvalidHostname(_)
+        | ArgumentError::PskKey
+        | ArgumentError::PskIdentity => {
             Report::os(code::SSL_BAD_INPUT_DATA).with_note(argument.to_string())
         }
     }
