@@ -20,6 +20,8 @@ pub(crate) struct Context {
     inner: RwLock<SslContext>,
     /// The `verify_callback` object, as set (the core holds a wrapper of it).
     callback: Mutex<Option<Py<PyAny>>>,
+    /// The PSK attributes' objects, as set (see `psk.rs`).
+    psk: Mutex<crate::psk::PskObjects>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
         Ok(Self {
             inner: RwLock::new(SslContext::new(protocol)),
             callback: Mutex::new(None),
+            psk: Mutex::default(),
         })
     }
 
@@ -282,6 +285,49 @@ impl Context {
             socket.get().handshake_blocking(py)?;
         }
         Ok(socket)
+    }
+
+    /// The client's PSK identity (bytes or str; `None` by default). See `psk.rs`.
+    #[getter]
+    fn get_psk_identity(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::Identity)
+    }
+
+    #[setter]
+    fn set_psk_identity(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(
+            &self.psk,
+            &mut self.write(),
+            value,
+            crate::psk::Attr::Identity,
+        )
+    }
+
+    /// The client's PSK key (bytes-like; `None` by default).
+    #[getter]
+    fn get_psk_key(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::Key)
+    }
+
+    #[setter]
+    fn set_psk_key(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(&self.psk, &mut self.write(), value, crate::psk::Attr::Key)
+    }
+
+    /// The server's key store: any object with `get(identity) -> key or None`.
+    #[getter]
+    fn get_server_psk_keys(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::ServerKeys)
+    }
+
+    #[setter]
+    fn set_server_psk_keys(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(
+            &self.psk,
+            &mut self.write(),
+            value,
+            crate::psk::Attr::ServerKeys,
+        )
     }
 
     fn __repr__(&self) -> String {

@@ -11,6 +11,7 @@ mod buf;
 mod context;
 mod error;
 mod gil;
+mod psk;
 mod pysock;
 mod socket;
 
