@@ -367,3 +367,17 @@ fn application_data_after_the_handshake_is_authenticated() {
     let e = feed_all(&mut ss, &rec).unwrap_err();
     assert!(matches!(e, Error::Protocol(ProtocolError::BadMac)), "{e:?}");
 }
+
+#[test]
+fn bytes_after_close_notify_are_dropped() {
+    let c = client(b"id", b"key");
+    let s = server(&[(b"id", b"key")]);
+    let (mut cs, mut ss) = pair(&c, &s);
+    do_handshake(&mut cs, &mut ss).unwrap();
+    cs.write_plaintext(b"last").unwrap();
+    cs.send_close_notify();
+    let mut tail = cs.take_tls().unwrap();
+    tail.extend_from_slice(&[0xff; 40_000]);
+    assert_eq!(feed_all(&mut ss, &tail).unwrap(), b"last");
+    assert_eq!(ss.eof_was_clean(), Some(true));
+}

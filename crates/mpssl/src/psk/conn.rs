@@ -217,6 +217,14 @@ impl PskConnection {
             return Err(io::Error::other("received plaintext buffer full"));
         }
         let mut buf = [0u8; 4096];
+        if self.peer_closed {
+            // Nothing after a close_notify counts: read and drop it.
+            let n = rd.read(&mut buf)?;
+            if n == 0 {
+                self.transport_eof = true;
+            }
+            return Ok(n);
+        }
         let want = (5 + MAX_CIPHERTEXT)
             .saturating_sub(self.incoming.len())
             .clamp(1, buf.len());
