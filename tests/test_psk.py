@@ -21,6 +21,8 @@ from typing import Any
 
 import mpssl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import Harness, handshake_pair
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +121,30 @@ def test_psk_limits_the_suites_unless_set_ciphers_came_first() -> None:
     # The CBC PSK suites stay "known but not supported".
     with pytest.raises(OSError, match="TLS-PSK-WITH-AES-128-CBC-SHA256 is known but not"):
         ctx.set_ciphers(["TLS-PSK-WITH-AES-128-CBC-SHA256"])
+
+
+VALUES = st.one_of(
+    st.none(), st.binary(max_size=80), st.text(max_size=80), st.integers(),
+    st.binary(max_size=80).map(bytearray), st.binary(max_size=80).map(memoryview),
+    st.lists(st.integers(0, 255), max_size=4), st.dictionaries(st.binary(max_size=8),
+                                                               st.binary(max_size=8)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["psk_identity", "psk_key", "server_psk_keys"]),
+                          VALUES), max_size=6),
+       st.sampled_from([mpssl.PROTOCOL_TLS_CLIENT, mpssl.PROTOCOL_TLS_SERVER]))
+def test_any_value_is_taken_or_refused_cleanly(ops: list[tuple[str, Any]], protocol: int) -> None:
+    ctx = mpssl.SSLContext(protocol)
+    for name, value in ops:
+        try:
+            setattr(ctx, name, value)
+        except TypeError:
+            pass
+        except OSError as e:
+            assert e.args == BAD_INPUT
+    ctx.get_ciphers()
 
 
 # ------------------------------------------------------------------------------------------
