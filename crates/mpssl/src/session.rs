@@ -62,6 +62,11 @@ impl Session {
     /// server's certificate against it; servers ignore it.
     pub fn new(context: &SslContext, server_hostname: Option<&str>) -> Result<Self, Error> {
         if let Some(config) = context.psk_config()? {
+            // A PSK session checks no name, but a client refuses a bad one as the reference
+            // does (`mbedtls_ssl_set_hostname`).
+            if let (Some(name), crate::Protocol::Client) = (server_hostname, context.protocol()) {
+                parse_server_name(name)?;
+            }
             return Ok(Self::with_conn(
                 Conn::Psk(Box::new(crate::psk::PskConnection::new(config)?)),
                 None,

@@ -381,3 +381,13 @@ fn bytes_after_close_notify_are_dropped() {
     assert_eq!(feed_all(&mut ss, &tail).unwrap(), b"last");
     assert_eq!(ss.eof_was_clean(), Some(true));
 }
+
+#[test]
+fn a_psk_client_still_refuses_a_bad_server_hostname() {
+    let c = client(b"id", b"key");
+    let e = Session::new(&c, Some(&"a".repeat(256))).unwrap_err();
+    assert!(
+        matches!(e, Error::Argument(ArgumentError::HostnameTooLong)),
+        "{e:?}"
+    );
+}
