@@ -45,7 +45,7 @@ test-interop: ## Only the interop tests
 bench: tools build-dev ## Benchmarks against CPython's ssl (see bench/README.md)
 	$(PYTHON) -m mpssl bench
 
-FUZZ_TARGETS := certs client server ciphers
+FUZZ_TARGETS := certs client server ciphers psk_client psk_server
 FUZZ_SECONDS ?= 600
 FUZZ_SANITIZER ?= none
 CARGO_FUZZ = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
