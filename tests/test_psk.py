@@ -1,7 +1,7 @@
 """TLS 1.2 PSK (``psk_identity``, ``psk_key``, ``server_psk_keys``) through the Python API.
 
-mpssl against itself over socket pairs, against ``openssl s_server``/``s_client -psk`` and the
-reference ``micropython`` over loopback in both directions, and MicroPython's own
+mpssl against itself over socket pairs, against ``openssl s_server``/``s_client -psk``, the
+reference ``micropython`` and CPython 3.13's ``ssl`` over loopback in both directions, and MicroPython's own
 ``extmod/tls_psk.py`` and ``multi_net/sslcontext_server_client_psk*.py`` run unmodified on
 CPython with mpssl as ``tls`` (alone, and paired with the reference), from the MicroPython
 source tree the firmware tests use.
@@ -430,6 +430,116 @@ def test_mpssl_client_reference_server(tmp_path: Path, key: bytes) -> None:
         # The reference finds our Finished undecryptable and closes without an alert.
         assert os_error(got) == (-29312, "MBEDTLS_ERR_SSL_CONN_EOF")
         assert f"error {INVALID_MAC}" in out, out
+
+
+# ------------------------------------------------------------------------------------------
+# CPython 3.13+'s ssl (set_psk_client_callback / set_psk_server_callback), over loopback
+
+CP_SERVER = """
+import socket, ssl, sys
+key = bytes.fromhex(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.set_ciphers("PSK")
+ctx.set_psk_server_callback(lambda identity: key if identity == "micropython" else b"", "a hint")
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+print(ls.getsockname()[1], flush=True)
+c, _ = ls.accept()
+try:
+    t = ctx.wrap_socket(c, server_side=True)
+    print(t.recv(16), t.cipher()[:2], flush=True)
+    t.sendall(b"server to client")
+    t.close()
+except ssl.SSLError as e:
+    print("error", e.reason, flush=True)
+"""
+
+CP_CLIENT = """
+import socket, ssl, sys
+key = bytes.fromhex(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.set_ciphers("PSK")
+ctx.set_psk_client_callback(lambda hint: ("micropython", key))
+with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as raw:
+    try:
+        t = ctx.wrap_socket(raw)
+        t.sendall(b"client to server")
+        print(t.recv(16), t.cipher()[:2], flush=True)
+        t.close()
+    except ssl.SSLError as e:
+        print("error", e.reason, flush=True)
+"""
+
+
+def cpython_with_psk() -> str:
+    """A CPython >= 3.13 (``set_psk_*_callback``): ``MPSSL_PYTHON313``, ``python3.13`` or
+    pyenv's; the tests skip (visibly) when there is none, since ``make tools`` installs none."""
+    candidates = [os.environ.get("MPSSL_PYTHON313", ""), shutil.which("python3.13") or ""]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.1[3-9]*/bin/python3"))
+    for c in filter(None, candidates):
+        probe = subprocess.run(
+            [c, "-c", "import ssl; ssl.SSLContext.set_psk_client_callback"],
+            capture_output=True, timeout=PROC_TIMEOUT, check=False,
+        )
+        if probe.returncode == 0:
+            return c
+    pytest.skip("no CPython >= 3.13 with set_psk_client_callback found (set MPSSL_PYTHON313)")
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("key", [KEY, b"wrong"], ids=["same-key", "wrong-key"])
+def test_mpssl_client_cpython313_server(tmp_path: Path, key: bytes) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(CP_SERVER)
+    proc = start([cpython_with_psk(), str(script), KEY.hex()])
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            try:
+                tls = client_ctx(key=key).wrap_socket(raw, server_hostname="localhost")
+                tls.write(b"client to server")
+                got: Any = (tls.read(16), tls.cipher())
+                tls.close()
+            except OSError as e:
+                got = e
+    finally:
+        out = finish(proc)
+    if key == KEY:
+        assert got == (b"server to client", ("TLS-PSK-WITH-AES-256-GCM-SHA384", "TLSv1.2")), out
+        assert "b'client to server' ('PSK-AES256-GCM-SHA384', 'TLSv1.2')" in out
+    else:
+        assert os_error(got) == FATAL_ALERT
+        assert "error DECRYPTION_FAILED_OR_BAD_RECORD_MAC" in out, out
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("key", [KEY, b"wrong"], ids=["same-key", "wrong-key"])
+def test_cpython313_client_mpssl_server(tls_server: Any, tmp_path: Path, key: bytes) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(CP_CLIENT)
+
+    def handler(conn: socket.socket) -> Any:
+        s = server_ctx().wrap_socket(conn, server_side=True)
+        got = (s.read(16), s.cipher())
+        s.write(b"server to client")
+        s.close()
+        return got
+
+    python = cpython_with_psk()
+    srv = tls_server(handler)
+    out = finish(start([python, str(script), str(srv.address[1]), key.hex()]))
+    if key == KEY:
+        assert srv.join() == (b"client to server", ("TLS-PSK-WITH-AES-256-GCM-SHA384", "TLSv1.2"))
+        assert "b'server to client' ('PSK-AES256-GCM-SHA384', 'TLSv1.2')" in out, out
+    else:
+        assert os_error(srv.exception()) == INVALID_MAC
+        assert "error SSLV3_ALERT_BAD_RECORD_MAC" in out, out
 
 
 # ------------------------------------------------------------------------------------------
