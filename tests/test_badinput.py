@@ -455,7 +455,7 @@ ROWS: list[Row] = [
         ciphers(["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]), OSError,
         (-24192, NOT_SUPPORTED), prefix=True),
     Row("ciphers-psk-known-unsupported", "set_ciphers",
-        ciphers(["TLS-PSK-WITH-AES-128-GCM-SHA256"]), OSError, (-24192, NOT_SUPPORTED),
+        ciphers(["TLS-PSK-WITH-AES-128-CBC-SHA256"]), OSError, (-24192, NOT_SUPPORTED),
         prefix=True),
     Row("ciphers-unsupported-plus-valid", "set_ciphers",
         ciphers(["TLS-RSA-WITH-AES-128-GCM-SHA256", "TLS-AES-128-GCM-SHA256"]), OSError,

@@ -1,5 +1,5 @@
 //! Replays inputs through a target without libFuzzer and says how each session ended:
-//! `cd fuzz && cargo run --example replay -- <certs|client|server|ciphers> FILE...`.
+//! `cd fuzz && cargo run --example replay -- <certs|client|server|ciphers|psk_client|psk_server> FILE...`.
 //! Useful to triage an artifact (a panic shows its backtrace with `RUST_BACKTRACE=1`) and to see
 //! how far the seeds get: "plaintext reads" counts the application data `drive` read out of the
 //! session (non-zero: the input reached the application-data path).
@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let target = args
         .next()
-        .ok_or("usage: replay <certs|client|server|ciphers> FILE...")?;
+        .ok_or("usage: replay <certs|client|server|ciphers|psk_client|psk_server> FILE...")?;
     for path in args {
         let data = std::fs::read(&path)?;
         println!("{path} ({} bytes)", data.len());
@@ -32,6 +32,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         "  {mode}: handshaking={} version={:?} plaintext reads={reads} -> {}",
                         session.is_handshaking(),
                         session.protocol_version(),
+                        end.map_or("no error".into(), |e| format!("{e} ({e:?})"))
+                    );
+                }
+            }
+            "psk_client" | "psk_server" => {
+                let (contexts, name, modes) = if target == "psk_client" {
+                    (
+                        mpssl_fuzz::psk_client_contexts(),
+                        Some("localhost"),
+                        ["both suites", "AES-128-GCM"],
+                    )
+                } else {
+                    (mpssl_fuzz::psk_server_contexts(), None, ["no hint", "hint"])
+                };
+                for (ctx, mode) in contexts.iter().zip(modes) {
+                    let mut session = Session::new(ctx, name)?;
+                    let before = mpssl_fuzz::PLAINTEXT_READS.load(Ordering::Relaxed);
+                    let end = mpssl_fuzz::drive(&mut session, &data);
+                    let reads = mpssl_fuzz::PLAINTEXT_READS.load(Ordering::Relaxed) - before;
+                    println!(
+                        "  {mode}: handshaking={} suite={:?} plaintext reads={reads} -> {}",
+                        session.is_handshaking(),
+                        session.cipher_name(),
                         end.map_or("no error".into(), |e| format!("{e} ({e:?})"))
                     );
                 }

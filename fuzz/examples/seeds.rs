@@ -181,6 +181,19 @@ fn main() -> Res<()> {
     write(&root.join("server"), "no-sni", &c2s)?;
     let mut c = Session::new(&client(false, false)?, Some("127.0.0.1"))?;
     write(&root.join("server"), "hello-ip", c.take_tls()?)?;
+    // PSK: each target's first context against the other target's first context (the
+    // randoms are fixed, so the other end's bytes replay), and with the hint server.
+    let (psk_clients, psk_servers) = (
+        mpssl_fuzz::psk_client_contexts(),
+        mpssl_fuzz::psk_server_contexts(),
+    );
+    let (c2s, s2c) = transcript(&psk_clients[0], &psk_servers[0], Some("localhost"))?;
+    write(&root.join("psk_client"), "psk", &s2c)?;
+    write(&root.join("psk_server"), "psk", &c2s)?;
+    let (_, s2c) = transcript(&psk_clients[0], &psk_servers[1], Some("localhost"))?;
+    write(&root.join("psk_client"), "psk-hint", &s2c)?;
+    let (c2s, _) = transcript(&psk_clients[1], &psk_servers[0], Some("localhost"))?;
+    write(&root.join("psk_server"), "psk-aes128", &c2s)?;
     println!("seeds written under {}", root.display());
     Ok(())
 }

@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use mpssl::{Protocol, Session, SslContext, Until, VerifyMode};
+use std::sync::Arc;
+
+use mpssl::{Protocol, PskKeyLookup, Session, SslContext, Until, VerifyMode};
 
 pub mod provider;
 
@@ -63,6 +65,61 @@ pub fn server_contexts() -> &'static [SslContext; 2] {
         required.load_verify_locations(CA).expect("fixed CA");
         required.set_verify_mode(VerifyMode::Required);
         [none, required]
+    })
+}
+
+/// The identity of the PSK targets' client, which their server knows.
+pub const PSK_IDENTITY: &[u8] = b"fuzz";
+/// The PSK targets' key.
+pub const PSK_KEY: &[u8] = b"fuzzing-pre-shared-key";
+
+/// The PSK server's key store: [`PSK_KEY`] for [`PSK_IDENTITY`], no key for anything else.
+#[derive(Debug)]
+struct FixedKeys;
+
+impl PskKeyLookup for FixedKeys {
+    fn key(&self, identity: &[u8]) -> Option<Vec<u8>> {
+        (identity == PSK_IDENTITY).then(|| PSK_KEY.to_vec())
+    }
+}
+
+/// The client contexts of the `psk_client` target (TLS 1.2 PSK, the `psk` module): both PSK
+/// suites, and AES-128-GCM only. Only their randomness comes from the fuzzing provider (the
+/// PSK module uses the real PRF and AES-GCM), which is enough for a recorded conversation to
+/// replay: with fixed randoms, every key and record comes out the same.
+pub fn psk_client_contexts() -> &'static [SslContext; 2] {
+    static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
+    CONTEXTS.get_or_init(|| {
+        let make = || {
+            let mut c = context(Protocol::Client);
+            c.set_psk_identity(Some(PSK_IDENTITY.to_vec()))
+                .expect("fixed identity");
+            c.set_psk_key(Some(PSK_KEY.to_vec())).expect("fixed key");
+            c
+        };
+        let both = make();
+        let mut aes128 = make();
+        aes128
+            .set_ciphers(&["TLS-PSK-WITH-AES-128-GCM-SHA256"])
+            .expect("PSK suite");
+        [both, aes128]
+    })
+}
+
+/// The server contexts of the `psk_server` target: without and with an identity hint.
+pub fn psk_server_contexts() -> &'static [SslContext; 2] {
+    static CONTEXTS: OnceLock<[SslContext; 2]> = OnceLock::new();
+    CONTEXTS.get_or_init(|| {
+        let make = || {
+            let mut s = context(Protocol::Server);
+            s.set_server_psk_keys(Some(Arc::new(FixedKeys)));
+            s
+        };
+        let plain = make();
+        let mut hint = make();
+        hint.set_psk_identity_hint(Some(b"fuzz hint".to_vec()))
+            .expect("fixed hint");
+        [plain, hint]
     })
 }
 

@@ -7,7 +7,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
-from typing import Any, Self, final, overload
+from typing import Any, Protocol, Self, final, overload
 
 from typing_extensions import Buffer, disjoint_base
 
@@ -47,6 +47,12 @@ CERT_REQUIRED: int
 def _install_sockio(module: ModuleType) -> None:
     """Internal: give the extension ``mpssl._sockio`` (``makefile``/``sendfile`` are written
     in Python); ``import mpssl`` calls it."""
+
+class _PskKeyStore(Protocol):
+    """What ``server_psk_keys`` takes: a dict, or anything with ``get(identity)``."""
+
+    def get(self, identity: bytes, /) -> Buffer | None:
+        """The key for ``identity`` (bytes), or None to reject the client."""
 
 @disjoint_base
 class SSLContext:
@@ -207,6 +213,32 @@ class SSLContext:
         ``asyncio.open_connection(..., ssl=ctx)`` and ``asyncio.start_server(..., ssl=ctx)``
         call it. Role and host-name rules are those of :meth:`wrap_socket`. ``session`` must
         be None (sessions are resumed through the context). See :class:`SSLObject`."""
+    @property
+    def psk_identity(self) -> bytes | str | None:
+        """The identity a PSK client presents (bytes, or str sent as UTF-8; default None).
+
+        With ``psk_key`` also set (in either order) the context does TLS 1.2 PSK
+        (``TLS-PSK-WITH-AES-256-GCM-SHA384``/``-128-GCM-SHA256``) and only that, unless
+        ``set_ciphers`` was called first. An empty identity or one over 4096 bytes raises
+        ``OSError(-28928, 'MBEDTLS_ERR_SSL_BAD_INPUT_DATA')`` when the pair is applied; the
+        value is kept, as in the reference."""
+    @psk_identity.setter
+    def psk_identity(self, value: Buffer | str | None) -> None: ...
+    @property
+    def psk_key(self) -> Buffer | None:
+        """The PSK client's key (bytes-like, 1 to 48 bytes; default None). Over 48 bytes raises
+        ``OSError(-28928, 'MBEDTLS_ERR_SSL_BAD_INPUT_DATA')`` once the identity is set too."""
+    @psk_key.setter
+    def psk_key(self, value: Buffer | None) -> None: ...
+    @property
+    def server_psk_keys(self) -> _PskKeyStore | None:
+        """A PSK server's keys: any object with ``get(identity) -> key or None`` (a dict
+        works), called with the client's identity as bytes during the handshake. None, a
+        value that is not bytes-like (or empty, or over 48 bytes) or an exception from
+        ``get`` rejects the client with an ``unknown_psk_identity`` alert. Setting it limits
+        the context to the PSK suites unless ``set_ciphers`` was called first."""
+    @server_psk_keys.setter
+    def server_psk_keys(self, value: _PskKeyStore | None) -> None: ...
 
 @final
 class SSLSocket:

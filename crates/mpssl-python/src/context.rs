@@ -34,6 +34,8 @@ pub(crate) struct Context {
     post_handshake_auth: AtomicBool,
     /// The `ecdsa_sign_callback` object.
     signer: SignSlot,
+    /// The PSK attributes' objects, as set (see `psk.rs`).
+    psk: Mutex<crate::psk::PskObjects>,
 }
 
 impl Context {
@@ -102,6 +104,7 @@ impl Context {
             sni_callback: Mutex::new(None),
             post_handshake_auth: AtomicBool::new(false),
             signer: SignSlot::default(),
+            psk: Mutex::default(),
         })
     }
 
@@ -521,6 +524,49 @@ impl Context {
     fn set_check_hostname(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.write().set_check_hostname(value.is_truthy()?);
         Ok(())
+    }
+
+    /// The client's PSK identity (bytes or str; `None` by default). See `psk.rs`.
+    #[getter]
+    fn get_psk_identity(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::Identity)
+    }
+
+    #[setter]
+    fn set_psk_identity(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(
+            &self.psk,
+            &mut self.write(),
+            value,
+            crate::psk::Attr::Identity,
+        )
+    }
+
+    /// The client's PSK key (bytes-like; `None` by default).
+    #[getter]
+    fn get_psk_key(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::Key)
+    }
+
+    #[setter]
+    fn set_psk_key(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(&self.psk, &mut self.write(), value, crate::psk::Attr::Key)
+    }
+
+    /// The server's key store: any object with `get(identity) -> key or None`.
+    #[getter]
+    fn get_server_psk_keys(&self, py: Python<'_>) -> Py<PyAny> {
+        crate::psk::get(&self.psk, py, crate::psk::Attr::ServerKeys)
+    }
+
+    #[setter]
+    fn set_server_psk_keys(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::psk::set(
+            &self.psk,
+            &mut self.write(),
+            value,
+            crate::psk::Attr::ServerKeys,
+        )
     }
 
     fn __repr__(&self) -> String {

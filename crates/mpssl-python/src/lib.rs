@@ -13,6 +13,7 @@ mod context;
 mod error;
 mod gil;
 mod peercert;
+mod psk;
 mod pysock;
 mod signer;
 mod socket;

@@ -17,6 +17,7 @@ use crate::certs::{self, LoadedKey};
 use crate::ciphers;
 use crate::error::{ArgumentError, ConfigError, Error, KeyError};
 use crate::keylog::KeyLogFile;
+use crate::psk::{PskConfig, PskKeyLookup, PskRole, PskSuite};
 use crate::signer::{self, EcdsaSignCallback};
 use crate::sni::ServerCertificates;
 use crate::verify::chain::Checker;
@@ -144,6 +145,8 @@ pub struct SslContext {
     keylog: Option<Arc<KeyLogFile>>,
     /// A server's further certificates, chosen by SNI name (see the `sni` module).
     extra: Vec<Arc<CertifiedKey>>,
+    /// Pre-shared keys (the `psk` module): identity, key, server lookup, suites.
+    psk: PskSettings,
 }
 
 impl SslContext {
@@ -167,6 +170,7 @@ impl SslContext {
             alpn: Vec::new(),
             keylog: None,
             extra: Vec::new(),
+            psk: PskSettings::default(),
         }
     }
 
@@ -441,12 +445,33 @@ impl SslContext {
         self.suites
             .iter()
             .map(|s| ciphers::suite_name(*s))
+            .chain(self.psk.suites.iter().map(|s| s.name()))
             .collect()
     }
 
     /// Restrict the context to these suites (dashed or IANA names), in this preference order.
+    ///
+    /// The PSK suites (`TLS-PSK-WITH-AES-128-GCM-SHA256`, `TLS-PSK-WITH-AES-256-GCM-SHA384`)
+    /// may be named too; a session uses them only when PSK is configured, and then only them.
     pub fn set_ciphers<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), Error> {
-        self.suites = ciphers::parse_suite_names(names)?;
+        let (psk, others): (Vec<&str>, Vec<&str>) = names
+            .iter()
+            .map(AsRef::as_ref)
+            .partition(|n| PskSuite::from_name(n).is_some());
+        let suites = if others.is_empty() && !psk.is_empty() {
+            Vec::new()
+        } else {
+            ciphers::parse_suite_names(&others)?
+        };
+        let mut psk_suites: Vec<PskSuite> = Vec::new();
+        for s in psk.iter().filter_map(|n| PskSuite::from_name(n)) {
+            if !psk_suites.contains(&s) {
+                psk_suites.push(s);
+            }
+        }
+        self.suites = suites;
+        self.psk.suites = psk_suites;
+        self.psk.ciphers_set = true;
         self.changed();
         Ok(())
     }
@@ -671,6 +696,7 @@ impl Clone for SslContext {
             alpn: self.alpn.clone(),
             keylog: self.keylog.clone(),
             extra: self.extra.clone(),
+            psk: self.psk.clone(),
         }
     }
 }
@@ -718,5 +744,121 @@ impl ResolvesClientCert for OwnCert {
 impl ResolvesServerCert for OwnCert {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.0.clone()
+    }
+}
+
+/// A context's pre-shared-key settings (MicroPython's `psk_identity`, `psk_key`,
+/// `server_psk_keys`).
+#[derive(Debug, Clone, Default)]
+struct PskSettings {
+    identity: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    lookup: Option<Arc<dyn PskKeyLookup>>,
+    hint: Option<Vec<u8>>,
+    /// The PSK suites enabled (empty until PSK or `set_ciphers` enables some).
+    suites: Vec<PskSuite>,
+    /// `set_ciphers` was called, or PSK already restricted the suites: PSK leaves them alone.
+    ciphers_set: bool,
+}
+
+/// Pre-shared keys (TLS 1.2 PSK suites, the `psk` module).
+impl SslContext {
+    /// The client's PSK identity, if set.
+    pub fn psk_identity(&self) -> Option<&[u8]> {
+        self.psk.identity.as_deref()
+    }
+
+    /// The client's PSK key, if set.
+    pub fn psk_key(&self) -> Option<&[u8]> {
+        self.psk.key.as_deref()
+    }
+
+    /// Set (or clear) the client's PSK identity. Applied once the key is set too: then an
+    /// empty or over-long identity or key fails with [`ArgumentError::PskIdentity`] or
+    /// [`ArgumentError::PskKey`] (the value is kept, as the reference keeps it), and the
+    /// context is limited to the PSK suites unless [`SslContext::set_ciphers`] was called.
+    pub fn set_psk_identity(&mut self, identity: Option<Vec<u8>>) -> Result<(), Error> {
+        self.psk.identity = identity;
+        self.apply_client_psk()
+    }
+
+    /// Set (or clear) the client's PSK key; see [`SslContext::set_psk_identity`].
+    pub fn set_psk_key(&mut self, key: Option<Vec<u8>>) -> Result<(), Error> {
+        self.psk.key = key;
+        self.apply_client_psk()
+    }
+
+    fn apply_client_psk(&mut self) -> Result<(), Error> {
+        let (Some(identity), Some(key)) = (&self.psk.identity, &self.psk.key) else {
+            return Ok(());
+        };
+        if identity.is_empty() || identity.len() > crate::psk::MAX_IDENTITY_LEN {
+            return Err(Error::Argument(ArgumentError::PskIdentity));
+        }
+        if key.is_empty() || key.len() > crate::psk::MAX_KEY_LEN {
+            return Err(Error::Argument(ArgumentError::PskKey));
+        }
+        self.restrict_to_psk();
+        Ok(())
+    }
+
+    /// Set (or clear) the server's key lookup (MicroPython's `server_psk_keys`). Limits the
+    /// context to the PSK suites unless [`SslContext::set_ciphers`] was called first.
+    pub fn set_server_psk_keys(&mut self, lookup: Option<Arc<dyn PskKeyLookup>>) {
+        self.psk.lookup = lookup;
+        self.restrict_to_psk();
+    }
+
+    /// An identity hint the server sends in a ServerKeyExchange (none by default).
+    pub fn set_psk_identity_hint(&mut self, hint: Option<Vec<u8>>) -> Result<(), Error> {
+        if hint
+            .as_ref()
+            .is_some_and(|h| h.len() > crate::psk::MAX_IDENTITY_LEN)
+        {
+            return Err(Error::Argument(ArgumentError::PskIdentity));
+        }
+        self.psk.hint = hint;
+        Ok(())
+    }
+
+    /// As Mbed TLS's `ssl_context_restrict_to_psk_ciphersuites`: only the PSK suites, unless
+    /// the suites were chosen already.
+    fn restrict_to_psk(&mut self) {
+        if self.psk.ciphers_set {
+            return;
+        }
+        self.suites = Vec::new();
+        self.psk.suites = PskSuite::ALL.to_vec();
+        self.psk.ciphers_set = true;
+        self.changed();
+    }
+
+    /// The PSK configuration a new session uses, when this context does PSK: a client with
+    /// both identity and key, a server with a lookup, and at least one PSK suite enabled.
+    pub(crate) fn psk_config(&self) -> Result<Option<PskConfig>, Error> {
+        if self.psk.suites.is_empty() {
+            return Ok(None);
+        }
+        let role = match self.protocol {
+            Protocol::Client => match (&self.psk.identity, &self.psk.key) {
+                (Some(identity), Some(key)) => PskRole::Client {
+                    identity: identity.clone(),
+                    key: key.clone(),
+                },
+                _ => return Ok(None),
+            },
+            Protocol::Server => match &self.psk.lookup {
+                Some(lookup) => PskRole::Server {
+                    lookup: lookup.clone(),
+                    hint: self.psk.hint.clone(),
+                },
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(PskConfig {
+            role,
+            suites: self.psk.suites.clone(),
+            random: self.provider.secure_random,
+        }))
     }
 }

@@ -314,7 +314,7 @@ impl fmt::Display for CertError {
 pub enum ConfigError {
     /// A cipher suite name that neither mpssl nor the reference knows.
     UnknownCipher(String),
-    /// A suite the reference offers that rustls refuses (CBC, static RSA, PSK).
+    /// A suite the reference offers that mpssl refuses (CBC, static RSA, CBC PSK).
     UnsupportedCipher(String),
     /// An empty cipher suite list.
     EmptyCipherList,
@@ -336,8 +336,8 @@ impl fmt::Display for ConfigError {
             Self::UnknownCipher(name) => write!(f, "unknown cipher suite {name:?}"),
             Self::UnsupportedCipher(name) => write!(
                 f,
-                "cipher suite {name} is known but not supported (rustls offers no CBC, \
-                 static-RSA or PSK suites)"
+                "cipher suite {name} is known but not supported (mpssl offers no CBC or \
+                 static-RSA suites)"
             ),
             Self::EmptyCipherList => f.write_str("the cipher suite list is empty"),
             Self::UnknownGroup(name) => write!(f, "unknown key-exchange group {name:?}"),
@@ -374,6 +374,8 @@ pub enum ProtocolError {
     PeerCertificate(rustls::CertificateError),
     /// Any other rustls failure (no shared cipher suite or version, …).
     Other(rustls::Error),
+    /// A PSK server has no key for the identity the client sent (or its lookup failed).
+    UnknownPskIdentity,
 }
 
 impl ProtocolError {
@@ -407,6 +409,7 @@ impl fmt::Display for ProtocolError {
             }
             Self::PeerCertificate(c) => write!(f, "the peer's certificate was refused: {c:?}"),
             Self::Other(e) => write!(f, "TLS failure: {e}"),
+            Self::UnknownPskIdentity => f.write_str("no pre-shared key for the client's identity"),
         }
     }
 }
@@ -437,6 +440,10 @@ pub enum ArgumentError {
     /// `verify_mode = CERT_NONE` after `check_hostname` was set to `true` (CPython's
     /// `ValueError`).
     CertNoneWithCheckHostname,
+    /// A PSK key that is empty or longer than 48 bytes.
+    PskKey,
+    /// A PSK identity that is empty or longer than 4096 bytes.
+    PskIdentity,
 }
 
 impl fmt::Display for ArgumentError {
@@ -470,6 +477,8 @@ impl fmt::Display for ArgumentError {
             Self::CertNoneWithCheckHostname => {
                 f.write_str("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
             }
+            Self::PskKey => f.write_str("psk_key must be 1 to 48 bytes"),
+            Self::PskIdentity => f.write_str("psk_identity must be 1 to 4096 bytes"),
         }
     }
 }

@@ -53,11 +53,13 @@
 
 pub mod certs;
 pub mod ciphers;
+mod conn;
 mod context;
 mod danger;
 mod error;
 pub mod keylog;
 pub mod peer;
+pub mod psk;
 pub mod roots;
 mod session;
 pub mod signer;
@@ -71,6 +73,7 @@ pub use error::{
     code, ArgumentError, CallbackAbort, CertError, ConfigError, Error, ExceptionClass, IoFailure,
     KeyError, ProtocolError, Report,
 };
+pub use psk::{PskKeyLookup, PskSuite};
 pub use session::{ChannelBinding, Session, Until};
 pub use signer::{EcdsaSignCallback, SignError};
 pub use sni::{ServerCertificates, ServerNameCallback, SniAbort};

@@ -13,13 +13,14 @@
 //! its own sticky error) and how the stream ended (`eof_was_clean`: close_notify or a bare
 //! transport EOF, which only the session can tell).
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
+use rustls::{ClientConnection, Connection, ServerConnection};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::ciphers;
+use crate::conn::Conn;
 use crate::context::{Built, SslContext};
 use crate::error::{ArgumentError, Error, ProtocolError};
 use crate::sni::{Hello, ServerNameCallback, SessionResolver};
@@ -37,7 +38,7 @@ const OUTGOING_LIMIT: usize = 64 * 1024;
 /// The TLS state of one connection.
 #[derive(Debug)]
 pub struct Session {
-    conn: Connection,
+    conn: Conn,
     /// An error the handshake must fail with before any I/O (set up at creation).
     precondition: Option<Error>,
     sticky: Option<Error>,
@@ -49,8 +50,9 @@ pub struct Session {
     deferred: Option<Error>,
     /// Watches handshake records for a plaintext close_notify (see [`CloseWatch`]).
     close_watch: CloseWatch,
-    /// The configuration's checker, for [`Session::verify_result`].
-    peer_check: Arc<PeerCheck>,
+    /// The configuration's checker, for [`Session::verify_result`] (none for PSK sessions,
+    /// which have no certificates).
+    peer_check: Option<Arc<PeerCheck>>,
     /// The name the server's certificate is checked against (`Absent` on a server).
     peer_name: PeerName,
     /// The verdict on the peer's chain, computed when first asked.
@@ -74,6 +76,20 @@ impl Session {
         callback: Option<Arc<dyn ServerNameCallback>>,
     ) -> Result<Self, Error> {
         let mut hello = None;
+        if let Some(config) = context.psk_config()? {
+            // A PSK session checks no name, but a client refuses a bad one as the reference
+            // does (`mbedtls_ssl_set_hostname`).
+            if let (Some(name), crate::Protocol::Client) = (server_hostname, context.protocol()) {
+                parse_server_name(name)?;
+            }
+            return Ok(Self::with_conn(
+                Conn::Psk(Box::new(crate::psk::PskConnection::new(config)?)),
+                None,
+                None,
+                PeerName::Absent,
+                None,
+            ));
+        }
         let (conn, peer_check, peer_name) = match context.built()? {
             Built::Client(configs, check) => {
                 let name = match server_hostname {
@@ -111,9 +127,27 @@ impl Session {
                 )
             }
         };
-        let mut session = Self {
+        let mut conn = Box::new(conn);
+        conn.set_buffer_limit(Some(OUTGOING_LIMIT));
+        Ok(Self::with_conn(
+            Conn::Tls(conn),
+            context.handshake_precondition(),
+            Some(peer_check),
+            peer_name,
+            hello,
+        ))
+    }
+
+    fn with_conn(
+        conn: Conn,
+        precondition: Option<Error>,
+        peer_check: Option<Arc<PeerCheck>>,
+        peer_name: PeerName,
+        hello: Option<Arc<Mutex<Hello>>>,
+    ) -> Self {
+        Self {
             conn,
-            precondition: context.handshake_precondition(),
+            precondition,
             sticky: None,
             closed: false,
             eof: None,
@@ -123,9 +157,7 @@ impl Session {
             peer_name,
             verdict: OnceLock::new(),
             hello,
-        };
-        session.conn.set_buffer_limit(Some(OUTGOING_LIMIT));
-        Ok(session)
+        }
     }
 
     /// Fail now if the session is closed, has failed, or must fail before the handshake.
@@ -183,7 +215,7 @@ impl Session {
         if let Err(e) = self.conn.process_new_packets() {
             let e = match self.server_name_abort() {
                 Some(abort) => Error::ServerName(abort),
-                None => Error::from(e),
+                None => e,
             };
             if self.pending() > 0 {
                 self.deferred = Some(e);
@@ -237,7 +269,7 @@ impl Session {
     /// plaintext yet, more ciphertext is needed.
     pub fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         self.check()?;
-        match self.conn.reader().read(buf) {
+        match self.conn.read_plain(buf) {
             Ok(0) if !buf.is_empty() => {
                 self.eof = Some(true);
                 Ok(Some(0))
@@ -255,8 +287,7 @@ impl Session {
         limit: usize,
     ) -> Result<Until, Error> {
         self.check()?;
-        let mut reader = self.conn.reader();
-        let chunk = match reader.fill_buf() {
+        let chunk = match self.conn.fill_plain() {
             Ok(chunk) => chunk,
             Err(e) => {
                 return Ok(match self.no_plaintext(e)? {
@@ -276,7 +307,7 @@ impl Session {
             None => (window.len(), false),
         };
         out.extend_from_slice(&window[..take]);
-        reader.consume(take);
+        self.conn.consume_plain(take);
         Ok(if found { Until::Found } else { Until::Copied })
     }
 
@@ -305,8 +336,7 @@ impl Session {
             return Err(self.fail(e));
         }
         self.conn
-            .writer()
-            .write(buf)
+            .write_plain(buf, OUTGOING_LIMIT)
             .map_err(|e| self.fail(Error::Io(e.into())))
     }
 
@@ -317,16 +347,12 @@ impl Session {
         if self.is_invalid() || self.conn.is_handshaking() {
             return None;
         }
-        self.conn
-            .reader()
-            .into_first_chunk()
-            .ok()
-            .filter(|c| !c.is_empty())
+        self.conn.fill_plain().ok().filter(|c| !c.is_empty())
     }
 
     /// Consume `n` bytes of the plaintext [`Session::buffered_chunk`] returned.
     pub fn consume_buffered(&mut self, n: usize) {
-        self.conn.reader().consume(n);
+        self.conn.consume_plain(n);
     }
 
     /// Decrypted bytes waiting to be read (the first decrypted chunk; a [`TlsStream`] adds
@@ -335,7 +361,7 @@ impl Session {
     /// [`TlsStream`]: crate::TlsStream
     /// [`TlsStream::pending`]: crate::TlsStream::pending
     pub fn pending(&mut self) -> usize {
-        match self.conn.reader().fill_buf() {
+        match self.conn.fill_plain() {
             Ok(chunk) => chunk.len(),
             Err(_) => 0,
         }
@@ -373,7 +399,7 @@ impl Session {
         if self.conn.is_handshaking() {
             return None;
         }
-        self.conn.negotiated_cipher_suite().map(ciphers::suite_name)
+        self.conn.cipher_name()
     }
 
     /// `"TLSv1.3"` or `"TLSv1.2"`, once the handshake is done.
@@ -396,13 +422,13 @@ impl Session {
 
     /// The negotiated key-exchange group (e.g. `X25519MLKEM768`), once known.
     pub fn key_exchange_group(&self) -> Option<String> {
-        let group = self.conn.negotiated_key_exchange_group()?.name();
+        let group = self.conn.key_exchange_group()?;
         Some(crate::context::kx_name(group).map_or_else(|| format!("{group:?}"), str::to_owned))
     }
 
     /// True when the handshake resumed an earlier session.
     pub fn session_reused(&self) -> bool {
-        self.conn.handshake_kind() == Some(HandshakeKind::Resumed)
+        self.conn.resumed()
     }
 
     /// The peer's certificate chain (leaf first), if it sent one.
@@ -424,22 +450,20 @@ impl Session {
             return None;
         }
         let (leaf, intermediates) = self.conn.peer_certificates()?.split_first()?;
-        let usage = match self.conn {
-            Connection::Client(_) => Usage::Server,
-            Connection::Server(_) => Usage::Client,
+        let usage = if self.conn.is_client() {
+            Usage::Server
+        } else {
+            Usage::Client
         };
+        let check = self.peer_check.as_ref()?;
         Some(*self.verdict.get_or_init(|| {
-            self.peer_check
-                .verdict(leaf, intermediates, &self.peer_name, usage, UnixTime::now())
+            check.verdict(leaf, intermediates, &self.peer_name, usage, UnixTime::now())
         }))
     }
 
     /// The SNI name a server received.
     pub fn sni_hostname(&self) -> Option<&str> {
-        match &self.conn {
-            Connection::Server(s) => s.server_name(),
-            Connection::Client(_) => None,
-        }
+        self.conn.sni_hostname()
     }
 
     /// The ALPN protocol agreed in the handshake; `None` before it completed or when none was.

@@ -56,6 +56,8 @@ pub mod code {
     pub const ECP_BUFFER_TOO_SMALL: Code = code(-0x4F00, "MBEDTLS_ERR_ECP_BUFFER_TOO_SMALL");
     /// `-0x4E00`: the `ecdsa_sign_callback` returned a signature that does not verify.
     pub const ECP_VERIFY_FAILED: Code = code(-0x4E00, "MBEDTLS_ERR_ECP_VERIFY_FAILED");
+    /// `-0x6C80`: a PSK server has no key for the client's identity.
+    pub const SSL_UNKNOWN_IDENTITY: Code = code(-0x6C80, "MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY");
     /// `-0x2700`: certificate verification failed without verify flags.
     pub const X509_CERT_VERIFY_FAILED: Code = code(-0x2700, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED");
 }
@@ -356,6 +358,7 @@ fn protocol_report(protocol: &ProtocolError) -> Report {
             code::X509_CERT_VERIFY_FAILED,
             format!("{}: {c:?}", code::X509_CERT_VERIFY_FAILED.name),
         ),
+        ProtocolError::UnknownPskIdentity => Report::os(code::SSL_UNKNOWN_IDENTITY),
         ProtocolError::Other(e) => {
             Report::os_text(code::SSL_HANDSHAKE_FAILURE, format!("TLS failure: {e}")).with_note(
                 "mapped to MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, the nearest reference code",
@@ -377,7 +380,10 @@ fn argument_report(argument: &ArgumentError) -> Report {
             class: ExceptionClass::Type,
             ..Report::value(argument.to_string())
         },
-        ArgumentError::HostnameTooLong | ArgumentError::InvalidHostname(_) => {
+        ArgumentError::HostnameTooLong
+        | ArgumentError::InvalidHostname(_)
+        | ArgumentError::PskKey
+        | ArgumentError::PskIdentity => {
             Report::os(code::SSL_BAD_INPUT_DATA).with_note(argument.to_string())
         }
     }

@@ -92,6 +92,7 @@ fn rustls_errors_are_classified() {
             ProtocolError::HandshakeEof => "handshake eof",
             ProtocolError::PeerCertificate(_) => "peer certificate",
             ProtocolError::Other(_) => "other",
+            ProtocolError::UnknownPskIdentity => "unknown psk identity",
         }
     }
     let cases = [
@@ -529,4 +530,16 @@ fn display_is_readable() {
     assert!(Error::Key(KeyError::Empty)
         .to_string()
         .starts_with("invalid key"));
+}
+
+#[test]
+fn psk_rows() {
+    let r = Error::Protocol(ProtocolError::UnknownPskIdentity).report();
+    assert_eq!((r.class, r.code), (ExceptionClass::Os, -0x6C80));
+    assert_eq!(r.text, "MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY");
+    for a in [ArgumentError::PskKey, ArgumentError::PskIdentity] {
+        let r = Error::Argument(a).report();
+        assert_eq!((r.class, r.code), (ExceptionClass::Os, -0x7100));
+        assert_eq!(r.text, "MBEDTLS_ERR_SSL_BAD_INPUT_DATA");
+    }
 }
