@@ -9,7 +9,7 @@
 //! both ends offer it, the empty `renegotiation_info`/SCSV of RFC 5746 and nothing else: no
 //! renegotiation (refused with a `no_renegotiation` warning), no resumption (no session id,
 //! no tickets), no compression, no certificates. [`crate::Session`] drives a
-//! [`PskConnection`] exactly as it drives rustls, so every front end gets it unchanged.
+//! `PskConnection` exactly as it drives rustls, so every front end gets it unchanged.
 
 use std::fmt;
 use std::sync::Arc;
