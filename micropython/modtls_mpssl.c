@@ -43,6 +43,9 @@ typedef struct _mp_obj_ssl_context_t {
     mpssl_context *ctx;
     mp_obj_t handler;
     mp_obj_t ecdsa_sign_callback;
+    mp_obj_t psk_identity;      // client: as set (the engine has its bytes)
+    mp_obj_t psk_key;           // client: as set
+    mp_obj_t server_psk_keys;   // server: any object with get(identity) -> key or None
 } mp_obj_ssl_context_t;
 
 typedef struct _mp_obj_ssl_socket_t {
@@ -232,6 +235,38 @@ static int32_t sign_cb(void *ctx_user, const uint8_t *key, size_t key_len, const
     return rc;
 }
 
+// server_psk_keys.get(identity: bytes) -> key or None, as the reference's
+// ssl_context_psk_server_callback calls it. None, a value without the buffer protocol, a
+// missing get() or an exception from it reject the handshake; the exception is swallowed, as
+// there.
+static int32_t psk_key_cb(void *ctx_user, const uint8_t *identity, size_t identity_len,
+    uint8_t *key, size_t key_cap, size_t *key_len) {
+    mp_obj_ssl_context_t *ctx = ctx_user;
+    MP_THREAD_GIL_ENTER();
+    int32_t rc = 1;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        if (ctx->server_psk_keys != mp_const_none) {
+            mp_obj_t dest[3];
+            mp_load_method(ctx->server_psk_keys, MP_QSTR_get, dest);
+            dest[2] = mp_obj_new_bytes(identity, identity_len);
+            mp_obj_t ret = mp_call_method_n_kw(1, 0, dest);
+            if (ret != mp_const_none) {
+                mp_buffer_info_t bufinfo;
+                mp_get_buffer_raise(ret, &bufinfo, MP_BUFFER_READ);
+                memcpy(key, bufinfo.buf, MIN(bufinfo.len, key_cap));
+                *key_len = bufinfo.len;
+                rc = 0;
+            }
+        }
+        nlr_pop();
+    } else {
+        rc = -1;
+    }
+    MP_THREAD_GIL_EXIT();
+    return rc;
+}
+
 // SSLContext.
 
 static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args, size_t n_kw, const mp_obj_t *args) {
@@ -245,6 +280,9 @@ static mp_obj_t ssl_context_make_new(const mp_obj_type_t *type_in, size_t n_args
     self->ctx = NULL;
     self->handler = mp_const_none;
     self->ecdsa_sign_callback = mp_const_none;
+    self->psk_identity = mp_const_none;
+    self->psk_key = mp_const_none;
+    self->server_psk_keys = mp_const_none;
     engine_alloc();
     mpssl_error err;
     int rc = mpssl_context_new((int32_t)protocol, &self->ctx, &err);
@@ -273,6 +311,12 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = self->handler;
         } else if (attr == MP_QSTR_ecdsa_sign_callback) {
             dest[0] = self->ecdsa_sign_callback;
+        } else if (attr == MP_QSTR_psk_identity) {
+            dest[0] = self->psk_identity;
+        } else if (attr == MP_QSTR_psk_key) {
+            dest[0] = self->psk_key;
+        } else if (attr == MP_QSTR_server_psk_keys) {
+            dest[0] = self->server_psk_keys;
         } else {
             dest[1] = MP_OBJ_SENTINEL;
         }
@@ -288,6 +332,42 @@ static void ssl_context_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             self->ecdsa_sign_callback = dest[1];
             mpssl_context_set_sign_callback(ctx_of(self_in),
                 dest[1] == mp_const_none ? NULL : sign_cb, self);
+            dest[0] = MP_OBJ_NULL;
+        } else if (attr == MP_QSTR_psk_identity || attr == MP_QSTR_psk_key) {
+            // Kept as set, as in the reference, even when the engine then refuses the pair.
+            mpssl_context *ctx = ctx_of(self_in);
+            mp_obj_t value = dest[1];
+            dest[0] = MP_OBJ_NULL;
+            const uint8_t *data = NULL;
+            size_t len = 0;
+            if (attr == MP_QSTR_psk_identity) {
+                self->psk_identity = value;
+                if (value != mp_const_none) {
+                    // str or bytes, as the reference's mp_obj_str_get_data.
+                    data = (const uint8_t *)mp_obj_str_get_data(value, &len);
+                }
+            } else {
+                self->psk_key = value;
+                if (value != mp_const_none) {
+                    mp_buffer_info_t bufinfo;
+                    mp_get_buffer_raise(value, &bufinfo, MP_BUFFER_READ);
+                    data = bufinfo.buf;
+                    len = bufinfo.len;
+                }
+            }
+            // A non-null pointer for an empty value: null means None.
+            static const uint8_t empty = 0;
+            if (value != mp_const_none && data == NULL) {
+                data = &empty;
+            }
+            mpssl_error err;
+            int rc = attr == MP_QSTR_psk_identity
+                ? mpssl_context_set_psk_identity(ctx, data, len, &err)
+                : mpssl_context_set_psk_key(ctx, data, len, &err);
+            check(rc, &err);
+        } else if (attr == MP_QSTR_server_psk_keys) {
+            self->server_psk_keys = dest[1];
+            mpssl_context_set_server_psk_keys(ctx_of(self_in), psk_key_cb, self);
             dest[0] = MP_OBJ_NULL;
         }
     }

@@ -83,8 +83,20 @@ int32_t mpssl_socket_cipher(const mpssl_socket *sock, const uint8_t **suite, siz
     const uint8_t **version, size_t *version_len);
 int32_t mpssl_socket_peer_cert(const mpssl_socket *sock, uint8_t *buf, size_t cap, size_t *len);
 
-// ecdsa_sign_callback (crates/mpssl-micropython/src/signer.rs). Kept last, where the simple
-// prototype scan of tests/header.rs reads it whole.
+// ecdsa_sign_callback (crates/mpssl-micropython/src/signer.rs). These last prototypes have no
+// int32_t parameter, which the simple prototype scan of tests/header.rs would split on.
 int32_t mpssl_context_set_sign_callback(const mpssl_context *ctx, mpssl_sign_cb cb, void *user);
+
+// psk_identity, psk_key, server_psk_keys (crates/mpssl-micropython/src/psk.rs). A null value
+// clears the attribute (an empty one is given with a non-null pointer). The key lookup: 0 =
+// found (key in key, length in *key_len; above key_cap = did not fit), other = reject the
+// handshake (unknown_psk_identity). Must not raise.
+typedef int32_t (*mpssl_psk_key_cb)(void *ctx_user, const uint8_t *identity, size_t identity_len,
+    uint8_t *key, size_t key_cap, size_t *key_len);
+int32_t mpssl_context_set_psk_identity(const mpssl_context *ctx, const uint8_t *identity, size_t len,
+    mpssl_error *err);
+int32_t mpssl_context_set_psk_key(const mpssl_context *ctx, const uint8_t *key, size_t len,
+    mpssl_error *err);
+int32_t mpssl_context_set_server_psk_keys(const mpssl_context *ctx, mpssl_psk_key_cb cb, void *user);
 
 #endif // MPSSL_H

@@ -82,14 +82,12 @@ for _name in (
     DIFFERENCES[(f"multi_net/{_name}.py", "cpython|*")] = CPYTHON_ASYNCIO
     DIFFERENCES[(f"multi_net/{_name}.py", "*|cpython")] = CPYTHON_ASYNCIO
 
-# Expected skips: PSK and DTLS (attributes absent until their issue lands), the coverage-build
-# tests, and getpeercert where the Mbed TLS peer lacks MBEDTLS_SSL_KEEP_PEER_CERTIFICATE.
+# Expected skips: DTLS (absent until its issue lands), the coverage-build tests, and
+# getpeercert where the Mbed TLS peer lacks MBEDTLS_SSL_KEEP_PEER_CERTIFICATE.
 SKIPS = [
-    r"extmod/tls_psk\.py",
     r"extmod/tls_dtls\.py",
     r"extmod/ssl_ioctl\.py",
     r"extmod/ssl_poll\.py",
-    r"multi_net/sslcontext_server_client_psk.*\.py",
     r"multi_net/.*dtls.*\.py",
     r"multi_net/sslcontext_getpeercert\.py",
 ]

@@ -34,6 +34,7 @@ use mpssl::{
 };
 
 pub mod oom;
+pub mod psk;
 pub mod report;
 pub mod signer;
 
