@@ -61,6 +61,44 @@ impl Context {
         }))
     }
 
+    /// `wrap_socket`'s and `wrap_bio`'s shared arguments: the host name (str or bytes) and the
+    /// role the engine's rule gives (`SslContext::wrap_role`).
+    fn wrap_args(
+        slf: &Bound<'_, Self>,
+        server_side: bool,
+        server_hostname: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Option<String>, Protocol)> {
+        let hostname = match server_hostname {
+            None => None,
+            Some(h) if h.is_none() => None,
+            Some(h) => Some(hostname_arg(h)?),
+        };
+        let role = slf
+            .get()
+            .read()
+            .wrap_role(server_side, hostname.as_deref())
+            .map_err(|e| error::to_py(slf.py(), e))?;
+        Ok((hostname, role))
+    }
+
+    /// A session of this context, with the hook of its `sni_callback` on a server (the
+    /// caller gives the hook its socket or object with [`attach_sni_hook`]).
+    fn new_session(
+        slf: &Bound<'_, Self>,
+        role: Protocol,
+        hostname: Option<&str>,
+    ) -> PyResult<(Session, Option<Arc<PySniCallback>>)> {
+        let this = slf.get();
+        let hook = this.sni_hook(slf.py(), slf, role);
+        let session = Session::with_server_name_callback(
+            &this.read(),
+            hostname,
+            hook.clone().map(|h| h as Arc<dyn ServerNameCallback>),
+        )
+        .map_err(|e| error::to_py(slf.py(), e))?;
+        Ok((session, hook))
+    }
+
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, SslContext> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -325,26 +363,11 @@ impl Context {
                  (SSLSocket.session is always None)",
             ));
         }
-        let server_side = server_side.0;
         let handshake_now = do_handshake_on_connect.0;
-        let hostname = match server_hostname {
-            None => None,
-            Some(h) if h.is_none() => None,
-            Some(h) => Some(hostname_arg(h)?),
-        };
-        let this = slf.get();
-        let role = this
-            .read()
-            .wrap_role(server_side, hostname.as_deref())
-            .map_err(|e| error::to_py(py, e))?;
+        let (hostname, role) = Self::wrap_args(slf, server_side.0, server_hostname)?;
+        // Host name and role first, then the socket: a refused wrap never touches it.
         let transport = transport_for(sock)?;
-        let hook = this.sni_hook(py, slf, role);
-        let session = Session::with_server_name_callback(
-            &this.read(),
-            hostname.as_deref(),
-            hook.clone().map(|h| h as Arc<dyn ServerNameCallback>),
-        )
-        .map_err(|e| error::to_py(py, e))?;
+        let (session, hook) = Self::new_session(slf, role, hostname.as_deref())?;
         let socket = SslSocket::new(
             session,
             transport,
@@ -354,10 +377,7 @@ impl Context {
             hostname,
         );
         let socket = Py::new(py, socket)?;
-        if let Some(hook) = hook {
-            let weak = PyWeakrefReference::new(socket.bind(py).as_any())?;
-            let _ = hook.socket.set(weak.unbind());
-        }
+        attach_sni_hook(hook, socket.bind(py).as_any())?;
         if handshake_now {
             socket.get().handshake_blocking(py)?;
         }
@@ -480,23 +500,8 @@ impl Context {
                  (session_resumption)",
             ));
         }
-        let hostname = match server_hostname {
-            None => None,
-            Some(h) if h.is_none() => None,
-            Some(h) => Some(hostname_arg(h)?),
-        };
-        let this = slf.get();
-        let role = this
-            .read()
-            .wrap_role(server_side, hostname.as_deref())
-            .map_err(|e| error::to_py(py, e))?;
-        let hook = this.sni_hook(py, slf, role);
-        let session = Session::with_server_name_callback(
-            &this.read(),
-            hostname.as_deref(),
-            hook.clone().map(|h| h as Arc<dyn ServerNameCallback>),
-        )
-        .map_err(|e| error::to_py(py, e))?;
+        let (hostname, role) = Self::wrap_args(slf, server_side, server_hostname)?;
+        let (session, hook) = Self::new_session(slf, role, hostname.as_deref())?;
         let object = SslObject::new(
             session,
             incoming,
@@ -506,10 +511,7 @@ impl Context {
             hostname,
         )?;
         let object = Py::new(py, object)?;
-        if let Some(hook) = hook {
-            let weak = PyWeakrefReference::new(object.bind(py).as_any())?;
-            let _ = hook.socket.set(weak.unbind());
-        }
+        attach_sni_hook(hook, object.bind(py).as_any())?;
         Ok(object)
     }
 
@@ -612,6 +614,16 @@ impl VerifyCallback for PyVerifyCallback {
             }
         })
     }
+}
+
+/// Give a session's `sni_callback` hook the `SSLSocket`/`SSLObject` that owns the session
+/// (weakly: the object owns the session that owns the hook).
+fn attach_sni_hook(hook: Option<Arc<PySniCallback>>, owner: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Some(hook) = hook {
+        let weak = PyWeakrefReference::new(owner)?;
+        let _ = hook.socket.set(weak.unbind());
+    }
+    Ok(())
 }
 
 /// A Python `sni_callback` as one server session's [`ServerNameCallback`].
