@@ -31,6 +31,8 @@ from support import (
     Files,
     Harness,
     Server,
+    cpython_client_context,
+    cpython_server_context,
     mpssl_client_ctx,
     mpssl_server_ctx,
     write_files,
@@ -140,16 +142,12 @@ def client_ctx(ca: pki.Cert) -> mpssl.SSLContext:
 
 @pytest.fixture
 def cpython_server_ctx(session_files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(session_files.server_pem, session_files.server_key_pem)
-    return ctx
+    return cpython_server_context(session_files)
 
 
 @pytest.fixture
 def cpython_client_ctx(session_files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(session_files.ca_pem))
-    return ctx
+    return cpython_client_context(session_files)
 
 
 # --------------------------------------------------------------------------------------------

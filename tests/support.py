@@ -182,6 +182,20 @@ def mpssl_client_ctx(*cas: pki.Cert) -> mpssl.SSLContext:
     return ctx
 
 
+def cpython_server_context(files: Files) -> ssl.SSLContext:
+    """CPython's ``ssl`` server context with the server certificate of ``files``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(files.server_pem, files.server_key_pem)
+    return ctx
+
+
+def cpython_client_context(files: Files) -> ssl.SSLContext:
+    """CPython's ``ssl`` client context trusting the CA of ``files``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=str(files.ca_pem))
+    return ctx
+
+
 def _send(s: Any, data: bytes) -> None:
     if isinstance(s, ssl.SSLSocket):
         s.sendall(data)

@@ -21,7 +21,14 @@ from typing import Any
 import mpssl
 import pki
 import pytest
-from support import Files, Harness, mpssl_client_ctx, mpssl_server_ctx
+from support import (
+    Files,
+    Harness,
+    cpython_client_context,
+    cpython_server_context,
+    mpssl_client_ctx,
+    mpssl_server_ctx,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -38,24 +45,13 @@ def run(coro: Awaitable[Any], timeout: float = 30.0) -> Any:
     return asyncio.run(bounded())
 
 
-def cpython_server_ctx(files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(files.server_pem, files.server_key_pem)
-    return ctx
-
-
-def cpython_client_ctx(files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(files.ca_pem))
-    return ctx
-
 
 def server_ctx(kind: str, files: Files, cert: pki.Cert) -> Any:
-    return mpssl_server_ctx(cert) if kind == "mpssl" else cpython_server_ctx(files)
+    return mpssl_server_ctx(cert) if kind == "mpssl" else cpython_server_context(files)
 
 
 def client_ctx(kind: str, files: Files, ca: pki.Cert) -> Any:
-    return mpssl_client_ctx(ca) if kind == "mpssl" else cpython_client_ctx(files)
+    return mpssl_client_ctx(ca) if kind == "mpssl" else cpython_client_context(files)
 
 
 async def serve(
@@ -245,7 +241,7 @@ def peer_server(
     harness: Harness, files: Files, action: Callable[[ssl.SSLSocket], Any]
 ) -> tuple[int, Any]:
     listener = harness.track(socket.create_server(("127.0.0.1", 0)))
-    ctx = cpython_server_ctx(files)
+    ctx = cpython_server_context(files)
 
     def serve_one() -> Any:
         conn, _ = listener.accept()

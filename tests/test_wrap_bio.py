@@ -13,7 +13,13 @@ from typing import Any
 import mpssl
 import pki
 import pytest
-from support import Files, mpssl_client_ctx, mpssl_server_ctx
+from support import (
+    Files,
+    cpython_client_context,
+    cpython_server_context,
+    mpssl_client_ctx,
+    mpssl_server_ctx,
+)
 
 NOT_TRUSTED = "\nThe certificate is not correctly signed by the trusted CA\n"
 CN_MISMATCH = "\nThe certificate Common Name (CN) does not match with the expected CN\n"
@@ -59,17 +65,6 @@ def handshake(client: End, server: End) -> None:
     raise AssertionError(f"handshake did not complete: {done}")
 
 
-def cpython_server_ctx(files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(files.server_pem, files.server_key_pem)
-    return ctx
-
-
-def cpython_client_ctx(files: Files) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(files.ca_pem))
-    return ctx
-
 
 @pytest.fixture
 def pair(
@@ -79,10 +74,10 @@ def pair(
     if request.param == "mpssl-client":
         return (
             End(mpssl_client_ctx(ca), False, "localhost"),
-            End(cpython_server_ctx(session_files), True),
+            End(cpython_server_context(session_files), True),
         )
     return (
-        End(cpython_client_ctx(session_files), False, "localhost"),
+        End(cpython_client_context(session_files), False, "localhost"),
         End(mpssl_server_ctx(server_cert), True),
     )
 
@@ -183,7 +178,7 @@ def test_clean_shutdown_with_unwrap(pair: tuple[End, End]) -> None:
 def test_read_after_close_notify_into_buffer_returns_zero(
     session_files: Files, server_cert: pki.Cert
 ) -> None:
-    client = End(cpython_client_ctx(session_files), False, "localhost")
+    client = End(cpython_client_context(session_files), False, "localhost")
     server = End(mpssl_server_ctx(server_cert), True)
     handshake(client, server)
     with pytest.raises(ssl.SSLWantReadError):
@@ -225,7 +220,7 @@ def test_untrusted_server_is_sslcertverificationerror_with_mpssl_text(
     server = (
         End(mpssl_server_ctx(server_cert), True)
         if server_kind == "mpssl"
-        else End(cpython_server_ctx(session_files), True)
+        else End(cpython_server_context(session_files), True)
     )
     with pytest.raises(ssl.SSLCertVerificationError) as e:
         handshake(client, server)
