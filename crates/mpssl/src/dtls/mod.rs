@@ -570,10 +570,8 @@ impl DtlsConnection {
         for event in events {
             match event {
                 EndpointEvent::HandshakeComplete => self.completed(),
-                EndpointEvent::ApplicationData(data) => {
-                    if !data.is_empty() {
-                        self.plain.push_back(data.to_vec());
-                    }
+                EndpointEvent::ApplicationData(data) if !data.is_empty() => {
+                    self.plain.push_back(data.to_vec());
                 }
                 EndpointEvent::PeerClosed => self.peer_closed = true,
                 _ => {}

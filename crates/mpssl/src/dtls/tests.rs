@@ -77,7 +77,7 @@ fn drive(
     while client.is_handshaking() || server.is_handshaking() {
         assert!(Instant::now() < deadline, "the handshake did not complete");
         let mut moved = false;
-        for direction in 0..2 {
+        for (direction, sent) in count.iter_mut().enumerate() {
             let (from, to) = if direction == 0 {
                 (&mut *client, &mut *server)
             } else {
@@ -88,8 +88,8 @@ fn drive(
                 batch.swap(0, 1);
             }
             for datagram in batch {
-                let n = count[direction];
-                count[direction] += 1;
+                let n = *sent;
+                *sent += 1;
                 if keep(direction, n) {
                     to.feed(&datagram)?;
                     moved = true;
