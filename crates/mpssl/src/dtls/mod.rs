@@ -1,6 +1,6 @@
 //! DTLS 1.2 (`PROTOCOL_DTLS_CLIENT` / `PROTOCOL_DTLS_SERVER`) on the sans-IO `rtc-dtls` crate.
 //!
-//! A [`DtlsConnection`] is what a [`Session`](crate::Session) drives for a DTLS context, behind
+//! A `DtlsConnection` is what a [`Session`](crate::Session) drives for a DTLS context, behind
 //! the same calls as a TLS connection, with datagram semantics: each transport read is one
 //! whole datagram ([`MAX_DATAGRAM`] bytes of room), each transport write one datagram, and a
 //! record's plaintext is handed out in pieces without losing the rest (`recv(3)` then
@@ -10,9 +10,9 @@
 //! anti-replay. This module adds what MicroPython's `tls` module does around Mbed TLS:
 //!
 //! - the clock: every call into a session first fires the retransmissions that are due
-//!   ([`DtlsConnection::tick`]); [`DtlsConnection::next_timeout`] says when the next is due;
+//!   ([`Session::next_timeout`](crate::Session::next_timeout) says when the next is due);
 //! - HelloVerifyRequest as the reference: a server's first handshake from a `client_id` sends
-//!   the cookie, parks its half-done handshake in the context ([`Parked`]: at most
+//!   the cookie, parks its half-done handshake in the context (at most
 //!   [`PARK_LIMIT`] entries, each for [`PARK_TTL`]) and fails with
 //!   `MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED`; the next session of the same context and
 //!   `client_id` resumes it and completes;
