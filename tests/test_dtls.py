@@ -502,3 +502,145 @@ def test_multi_net_dtls_test_on_cpython(mp_tests: Path, peer: str) -> None:
         }
         assert changed == PRINT_DIFF, diff
     assert sum(r[2] == "FAIL" for r in results) == out.stdout.count("### DIFF ###")
+
+
+# ------------------------------------------------------------------------------------------
+# PSK over DTLS (TLS-PSK-WITH-AES-128-GCM-SHA256)
+
+PSK_IDENTITY = b"micropython"
+PSK_KEY = b"secret-shared-key"
+PSK_SUITE = "TLS-PSK-WITH-AES-128-GCM-SHA256"
+
+
+def psk_server_ctx() -> mpssl.SSLContext:
+    ctx = mpssl.SSLContext(mpssl.PROTOCOL_DTLS_SERVER)
+    ctx.server_psk_keys = {PSK_IDENTITY: PSK_KEY}
+    return ctx
+
+
+def psk_client_ctx(identity: bytes = PSK_IDENTITY) -> mpssl.SSLContext:
+    ctx = mpssl.SSLContext(mpssl.PROTOCOL_DTLS_CLIENT)
+    ctx.psk_identity = identity
+    ctx.psk_key = PSK_KEY
+    return ctx
+
+
+def test_psk_mpssl_both_ends() -> None:
+    sock = udp()
+    srv = Task(serve, sock, psk_server_ctx(), lambda tls: (tls.recv(32), tls.cipher()))
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    tls = psk_client_ctx().wrap_socket(raw, server_hostname="localhost")
+    assert tls.cipher() == (PSK_SUITE, "DTLSv1.2")
+    assert tls.getpeercert(True) is None
+    tls.send(b"psk over dtls")
+    errors, (got, cipher) = srv.join(JOIN)
+    assert errors == [HELLO_VERIFY]
+    assert (got, cipher) == (b"psk over dtls", (PSK_SUITE, "DTLSv1.2"))
+    tls.close()
+
+
+def test_psk_unknown_identity() -> None:
+    sock = udp()
+    srv = Task(serve, sock, psk_server_ctx(), lambda tls: None, 2)
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    with pytest.raises(OSError) as info:
+        psk_client_ctx(b"stranger").wrap_socket(raw, server_hostname="localhost")
+    assert info.value.args == (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
+    error = srv.exception(JOIN)
+    assert isinstance(error, AssertionError), error
+    assert "(-27776, 'MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY')" in str(error)
+    raw.close()
+    sock.close()
+
+
+@pytest.mark.interop
+def test_psk_mpssl_client_openssl_s_server() -> None:
+    proc = start([
+        openssl(), "s_server", "-dtls1_2", "-accept", "127.0.0.1:0", "-naccept", "1", "-nocert",
+        "-psk", PSK_KEY.hex(), "-psk_identity", PSK_IDENTITY.decode(),
+        "-cipher", "PSK-AES128-GCM-SHA256",
+    ])
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        lines: list[str] = []
+        while not (m := re.match(r"ACCEPT 127\.0\.0\.1:(\d+)", lines[-1] if lines else "")):
+            lines.append(proc.stdout.readline())
+            assert lines[-1], "".join(lines)
+        raw = udp(bind=False)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", int(m.group(1))))
+        tls = psk_client_ctx().wrap_socket(raw, server_hostname="localhost")
+        assert tls.cipher() == (PSK_SUITE, "DTLSv1.2")
+        tls.send(b"hello openssl\n")
+        proc.stdin.write("hello mpssl\n")
+        proc.stdin.flush()
+        assert tls.recv(100) == b"hello mpssl\n"
+        tls.close()
+    finally:
+        out = finish(proc)
+    assert "CIPHER is PSK-AES128-GCM-SHA256" in out, out
+    assert "hello openssl" in out, out
+
+
+@pytest.mark.interop
+def test_psk_openssl_s_client_mpssl_server() -> None:
+    sock = udp()
+
+    def body(tls: Any) -> Any:
+        line = tls.recv(100)
+        tls.send(b"bye\n")
+        return line, tls.cipher()
+
+    srv = Task(serve, sock, psk_server_ctx(), body)
+    proc = start([
+        openssl(), "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{sock.getsockname()[1]}",
+        "-psk", PSK_KEY.hex(), "-psk_identity", PSK_IDENTITY.decode(),
+        "-cipher", "PSK-AES128-GCM-SHA256", "-brief", "-ign_eof",
+    ])
+    out = finish(proc, "hello from s_client\n")
+    errors, (line, cipher) = srv.join(JOIN)
+    assert errors == [HELLO_VERIFY]
+    assert line == b"hello from s_client\n"
+    assert cipher == (PSK_SUITE, "DTLSv1.2")
+    assert "Ciphersuite: PSK-AES128-GCM-SHA256" in out, out
+    assert "bye" in out, out
+    sock.close()
+
+
+MP_PSK_CLIENT = """
+import socket, sys, tls
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(socket.getaddrinfo("127.0.0.1", int(sys.argv[1]))[0][-1])
+ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
+ctx.verify_mode = tls.CERT_NONE
+ctx.psk_identity = b"micropython"
+ctx.psk_key = b"secret-shared-key"
+t = ctx.wrap_socket(s, server_hostname="localhost")
+print(t.cipher())
+t.send(b"psk from micropython")
+print(t.recv(64))
+t.close()
+"""
+
+
+@pytest.mark.interop
+def test_psk_reference_micropython_client_mpssl_server(tmp_path: Path) -> None:
+    sock = udp()
+
+    def body(tls: Any) -> Any:
+        line = tls.recv(64)
+        tls.send(b"psk from mpssl")
+        return line
+
+    srv = Task(serve, sock, psk_server_ctx(), body)
+    script = tmp_path / "client.py"
+    script.write_text(MP_PSK_CLIENT)
+    proc = start([micropython(), str(script), str(sock.getsockname()[1])])
+    out = finish(proc)
+    errors, line = srv.join(JOIN)
+    assert errors == [HELLO_VERIFY]
+    assert line == b"psk from micropython"
+    assert f"('{PSK_SUITE}', 'DTLSv1.2')" in out and "b'psk from mpssl'" in out, out
+    sock.close()
