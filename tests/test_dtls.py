@@ -555,6 +555,22 @@ def test_psk_unknown_identity() -> None:
     sock.close()
 
 
+def test_psk_wrong_key() -> None:
+    sock = udp()
+    srv = Task(serve, sock, psk_server_ctx(), lambda tls: None, 2)
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    ctx = psk_client_ctx()
+    ctx.psk_key = b"another key"
+    with pytest.raises(OSError) as info:
+        ctx.wrap_socket(raw, server_hostname="localhost")
+    assert info.value.args == (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
+    error = srv.exception(JOIN)
+    assert "(-30592, 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE')" in str(error), error
+    raw.close()
+    sock.close()
+
+
 @pytest.mark.interop
 def test_psk_mpssl_client_openssl_s_server() -> None:
     proc = start([
