@@ -660,3 +660,108 @@ def test_psk_reference_micropython_client_mpssl_server(tmp_path: Path) -> None:
     assert line == b"psk from micropython"
     assert f"('{PSK_SUITE}', 'DTLSv1.2')" in out and "b'psk from mpssl'" in out, out
     sock.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Client certificates, non-blocking sockets, socket-like objects, IPv6
+
+
+def test_client_certificate_required_and_verified() -> None:
+    sock = udp()
+    sctx = server_ctx()
+    sctx.verify_mode = mpssl.CERT_REQUIRED
+    sctx.load_verify_locations(cadata=CA)
+    srv = Task(serve, sock, sctx, lambda tls: (tls.recv(16), tls.getpeercert(True)))
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    cctx = client_ctx()
+    cctx.load_cert_chain((PKI / "client.der").read_bytes(), (PKI / "client.key.der").read_bytes())
+    tls = cctx.wrap_socket(raw, server_hostname="localhost")
+    tls.send(b"with a cert")
+    errors, (got, peer) = srv.join(JOIN)
+    assert errors == [HELLO_VERIFY]
+    assert (got, peer) == (b"with a cert", (PKI / "client.der").read_bytes())
+    tls.close()
+
+
+def test_client_certificate_required_but_missing() -> None:
+    sock = udp()
+    sctx = server_ctx()
+    sctx.verify_mode = mpssl.CERT_REQUIRED
+    sctx.load_verify_locations(cadata=CA)
+    srv = Task(serve, sock, sctx, lambda tls: None, 2)
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    raw.settimeout(5)
+    with pytest.raises(OSError):
+        client_ctx().wrap_socket(raw, server_hostname="localhost")
+    error = srv.exception(JOIN)
+    assert "(-29824, 'MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE')" in str(error), error
+    raw.close()
+    sock.close()
+
+
+def test_non_blocking_client() -> None:
+    sock = udp()
+    srv = Task(serve, sock, server_ctx(), lambda tls: (tls.recv(16), tls.send(b"pong")))
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    raw.setblocking(False)
+    tls = client_ctx().wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
+    deadline = time.monotonic() + JOIN
+    while tls.do_handshake() is None:
+        assert time.monotonic() < deadline
+        select.select([raw], [], [], 0.05)  # the DTLS timers only run inside calls
+    assert tls.send(b"ping") == 4
+    while (data := tls.recv(16)) is None:
+        assert time.monotonic() < deadline
+        select.select([raw], [], [], 0.05)
+    assert data == b"pong"
+    _, (got, _) = srv.join(JOIN)
+    assert got == b"ping"
+    tls.close()
+
+
+class Datagrams:
+    """A socket-like object (not a socket): recv_into/send over a connected UDP socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def recv_into(self, b: Any, nbytes: int = 0) -> int:
+        return self.sock.recv_into(b, nbytes)
+
+    def send(self, b: Any) -> int:
+        return self.sock.send(b)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_over_socket_like_objects() -> None:
+    sock = udp()
+    srv = Task(serve, sock, server_ctx(), lambda tls: tls.recv(32))
+    raw = udp(bind=False)
+    raw.connect(sock.getsockname())
+    tls = client_ctx().wrap_socket(Datagrams(raw), server_hostname="localhost")
+    assert tls.cipher() == (SUITE, "DTLSv1.2")
+    tls.send(b"through an object")
+    _, got = srv.join(JOIN)
+    assert got == b"through an object"
+    tls.close()
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.fail("IPv6 is not available on this host")
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.bind(("::1", 0))
+    srv = Task(serve, sock, server_ctx(), lambda tls: tls.recv(32))
+    raw = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    raw.connect(sock.getsockname()[:2])
+    tls = client_ctx().wrap_socket(raw, server_hostname="::1")
+    tls.send(b"over ::1")
+    errors, got = srv.join(JOIN)
+    assert (errors, got) == ([HELLO_VERIFY], b"over ::1")
+    tls.close()
+    sock.close()
