@@ -765,3 +765,34 @@ def test_ipv6_loopback() -> None:
     assert (errors, got) == ([HELLO_VERIFY], b"over ::1")
     tls.close()
     sock.close()
+
+
+def test_verify_callback_sees_the_chain_and_can_refuse() -> None:
+    for verdict, outcome in [(0, "ok"), (-1, "refused")]:
+        sock = udp()
+        srv = Task(serve, sock, server_ctx(), lambda tls: tls.recv(8), 2)
+        raw = udp(bind=False)
+        raw.connect(sock.getsockname())
+        raw.settimeout(5)
+        seen: list[tuple[bytes, int]] = []
+        ctx = client_ctx()
+        ctx.verify_callback = (
+            lambda cert, depth, v=verdict, seen=seen: seen.append((bytes(cert), depth)) or v
+        )
+        if outcome == "ok":
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+            tls.send(b"checked")
+            assert srv.join(JOIN)[1] == b"checked"
+            tls.close()
+        else:
+            with pytest.raises(OSError):
+                ctx.wrap_socket(raw, server_hostname="localhost")
+            srv.exception(JOIN)
+        # The reference's order: the trusted root first, down to the leaf at depth 0; a
+        # refusal stops at the first certificate.
+        if outcome == "ok":
+            assert seen == [(CA, 1), (CERT, 0)], [d for _, d in seen]
+        else:
+            assert seen == [(CA, 1)], [d for _, d in seen]
+        raw.close()
+        sock.close()
