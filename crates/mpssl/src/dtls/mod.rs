@@ -235,6 +235,38 @@ fn from_crate(e: &rtc_shared::error::Error) -> Error {
     })
 }
 
+/// The description of a plaintext alert record at the start of `datagram`.
+fn plaintext_alert(datagram: &[u8]) -> Option<u8> {
+    // type 21, epoch 0, length 2, level, description
+    match datagram {
+        [21, _, _, 0, 0, _, _, _, _, _, _, 0, 2, _, description, ..] => Some(*description),
+        _ => None,
+    }
+}
+
+/// The error for a handshake the crate ended with a fatal alert: one the peer sent
+/// (`received`), or one sent in reply (in `sent`): `bad_record_mac`/`decrypt_error`, and the
+/// `unknown_psk_identity` the crate sends for any record of a PSK association that does not
+/// decrypt (a wrong key: mpssl's own identity lookup reports an unknown identity before this),
+/// as the reference's `INVALID_MAC`.
+fn alert_error<'a>(received: &[u8], mut sent: impl Iterator<Item = &'a Vec<u8>>) -> Error {
+    if let Some(description) = plaintext_alert(received) {
+        return Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::from(description),
+        ));
+    }
+    match sent.find_map(|d| plaintext_alert(d)) {
+        Some(20 | 51 | 115) => Error::Protocol(ProtocolError::BadMac),
+        Some(description) => Error::Protocol(ProtocolError::Dtls(format!(
+            "the handshake failed; mpssl sent the alert {:?}",
+            rustls::AlertDescription::from(description)
+        ))),
+        None => Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        )),
+    }
+}
+
 /// What a new DTLS session is made of.
 pub(crate) struct Parts {
     pub(crate) conn: DtlsConnection,
@@ -676,8 +708,24 @@ impl DtlsConnection {
         let result = engine
             .endpoint
             .read(now, PEER, None, BytesMut::from(datagram));
+        let sent_before = self.out.len();
         let hello_verify = self.drain();
-        let events = result.map_err(|e| self.failure(&e))?;
+        let events = result.map_err(|e| {
+            let left = self
+                .verdict
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match (left, &e) {
+                (Some(left), _) => left,
+                // The crate reports a fatal alert the same way whether the peer sent it or it
+                // sent one itself: tell them apart from the records (plaintext alerts only).
+                (None, rtc_shared::error::Error::ErrAlertFatalOrClose) => {
+                    alert_error(datagram, self.out.iter().skip(sent_before))
+                }
+                (None, other) => from_crate(other),
+            }
+        })?;
         for event in events {
             match event {
                 EndpointEvent::HandshakeComplete => self.completed(),

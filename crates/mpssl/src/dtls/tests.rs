@@ -368,3 +368,26 @@ fn repeated_losses_in_either_direction_are_recovered() {
         send(&mut client, &mut server, b"ok");
     }
 }
+
+#[test]
+fn fatal_alerts_are_told_apart() {
+    let alert = |description: u8| vec![21, 254, 253, 0, 0, 0, 0, 0, 0, 0, 3, 0, 2, 2, description];
+    let handshake = vec![22u8; 30];
+    // Received in plaintext: the peer's alert, with its description.
+    assert!(matches!(
+        super::alert_error(&alert(40), std::iter::empty()),
+        Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure
+        ))
+    ));
+    // Sent by us in reply to a record that did not decrypt: INVALID_MAC.
+    for description in [20, 51, 115] {
+        let sent = [alert(description)];
+        let e = super::alert_error(&handshake, sent.iter());
+        assert_eq!(e.report().code, -0x7180, "{description}: {e:?}");
+    }
+    // Sent by us for another reason: named in the text.
+    let sent = [alert(47)];
+    let e = super::alert_error(&handshake, sent.iter());
+    assert!(e.report().text.contains("IllegalParameter"), "{e:?}");
+}
