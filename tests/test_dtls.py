@@ -797,3 +797,50 @@ def test_verify_callback_sees_the_chain_and_can_refuse() -> None:
             assert seen == [(CA, 1)], [d for _, d in seen]
         raw.close()
         sock.close()
+
+
+MP_PSK_SERVER = """
+import socket, sys, tls
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(socket.getaddrinfo("127.0.0.1", int(sys.argv[1]))[0][-1])
+ctx = tls.SSLContext(tls.PROTOCOL_DTLS_SERVER)
+ctx.server_psk_keys = {b"micropython": b"secret-shared-key"}
+print("ready")
+for _ in range(2):
+    _, addr = s.recvfrom(1, socket.MSG_PEEK)
+    s.connect(addr)
+    try:
+        s = ctx.wrap_socket(s, server_side=1, client_id=repr(addr).encode())
+    except OSError as e:
+        print(e)
+        continue
+    print(s.recv(64))
+    s.send(b"psk from micropython")
+    s.close()
+    break
+"""
+
+
+@pytest.mark.interop
+def test_psk_mpssl_client_reference_micropython_server(tmp_path: Path) -> None:
+    probe = udp()
+    port = probe.getsockname()[1]
+    probe.close()
+    script = tmp_path / "server.py"
+    script.write_text(MP_PSK_SERVER)
+    proc = start([micropython(), str(script), str(port)])
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        raw = udp(bind=False)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", port))
+        tls = psk_client_ctx().wrap_socket(raw, server_hostname="localhost")
+        assert tls.cipher() == (PSK_SUITE, "DTLSv1.2")
+        tls.send(b"psk from mpssl")
+        assert tls.recv(64) == b"psk from micropython"
+        tls.close()
+    finally:
+        out = finish(proc)
+    assert out == "(-27264, 'MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED')\nb'psk from mpssl'\n", out
