@@ -7,6 +7,7 @@ use rustls::{Connection, HandshakeKind};
 use rustls_pki_types::CertificateDer;
 
 use crate::ciphers;
+use crate::dtls::DtlsConnection;
 use crate::error::Error;
 use crate::psk::PskConnection;
 
@@ -17,13 +18,37 @@ pub(crate) enum Conn {
     Tls(Box<Connection>),
     /// TLS 1.2 pre-shared keys.
     Psk(Box<PskConnection>),
+    /// DTLS 1.2 (the [`dtls`](crate::dtls) module).
+    Dtls(Box<DtlsConnection>),
 }
 
 impl Conn {
+    /// True for a DTLS connection: one datagram per transport read and write.
+    pub(crate) fn is_datagram(&self) -> bool {
+        matches!(self, Self::Dtls(_))
+    }
+
+    /// Fire due DTLS retransmissions (nothing for TLS).
+    pub(crate) fn tick(&mut self) -> Result<(), Error> {
+        match self {
+            Self::Dtls(c) => c.tick(),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long until [`Conn::tick`] has work (always `None` for TLS).
+    pub(crate) fn next_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Dtls(c) => c.next_timeout(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_handshaking(&self) -> bool {
         match self {
             Self::Tls(c) => c.is_handshaking(),
             Self::Psk(c) => c.is_handshaking(),
+            Self::Dtls(c) => c.is_handshaking(),
         }
     }
 
@@ -31,6 +56,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.wants_write(),
             Self::Psk(c) => c.wants_write(),
+            Self::Dtls(c) => c.wants_write(),
         }
     }
 
@@ -38,6 +64,7 @@ impl Conn {
         match self {
             Self::Tls(c) => matches!(**c, Connection::Client(_)),
             Self::Psk(c) => c.is_client(),
+            Self::Dtls(c) => c.is_client(),
         }
     }
 
@@ -45,6 +72,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.read_tls(rd),
             Self::Psk(c) => c.read_tls(rd),
+            Self::Dtls(c) => c.read_tls(rd),
         }
     }
 
@@ -52,6 +80,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.process_new_packets().map(|_| ()).map_err(Error::from),
             Self::Psk(c) => c.process_new_packets(),
+            Self::Dtls(c) => c.process_new_packets(),
         }
     }
 
@@ -59,6 +88,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.write_tls(wr),
             Self::Psk(c) => c.write_tls(wr),
+            Self::Dtls(c) => c.write_tls(wr),
         }
     }
 
@@ -67,6 +97,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.reader().read(buf),
             Self::Psk(c) => c.read_plain(buf),
+            Self::Dtls(c) => c.read_plain(buf),
         }
     }
 
@@ -75,6 +106,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.reader().into_first_chunk(),
             Self::Psk(c) => c.fill_plain(),
+            Self::Dtls(c) => c.fill_plain(),
         }
     }
 
@@ -83,6 +115,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.reader().consume(n),
             Self::Psk(c) => c.consume_plain(n),
+            Self::Dtls(c) => c.consume_plain(n),
         }
     }
 
@@ -91,6 +124,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.writer().write(buf),
             Self::Psk(c) => c.write_plain(buf, limit),
+            Self::Dtls(c) => c.write_plain(buf, limit),
         }
     }
 
@@ -98,6 +132,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.send_close_notify(),
             Self::Psk(c) => c.send_close_notify(),
+            Self::Dtls(c) => c.send_close_notify(),
         }
     }
 
@@ -106,6 +141,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.negotiated_cipher_suite().map(ciphers::suite_name),
             Self::Psk(c) => c.suite().map(crate::psk::PskSuite::name),
+            Self::Dtls(c) => c.cipher_name(),
         }
     }
 
@@ -113,20 +149,21 @@ impl Conn {
         match self {
             Self::Tls(c) => c.protocol_version(),
             Self::Psk(c) => c.suite().map(|_| rustls::ProtocolVersion::TLSv1_2),
+            Self::Dtls(c) => c.cipher_name().map(|_| rustls::ProtocolVersion::DTLSv1_2),
         }
     }
 
     pub(crate) fn key_exchange_group(&self) -> Option<rustls::NamedGroup> {
         match self {
             Self::Tls(c) => c.negotiated_key_exchange_group().map(|g| g.name()),
-            Self::Psk(_) => None,
+            Self::Psk(_) | Self::Dtls(_) => None,
         }
     }
 
     pub(crate) fn resumed(&self) -> bool {
         match self {
             Self::Tls(c) => c.handshake_kind() == Some(HandshakeKind::Resumed),
-            Self::Psk(_) => false,
+            Self::Psk(_) | Self::Dtls(_) => false,
         }
     }
 
@@ -134,6 +171,7 @@ impl Conn {
         match self {
             Self::Tls(c) => c.peer_certificates(),
             Self::Psk(_) => None,
+            Self::Dtls(c) => c.peer_certificates(),
         }
     }
 
@@ -143,7 +181,7 @@ impl Conn {
                 Connection::Server(s) => s.server_name(),
                 Connection::Client(_) => None,
             },
-            Self::Psk(_) => None,
+            Self::Psk(_) | Self::Dtls(_) => None,
         }
     }
 
@@ -151,7 +189,7 @@ impl Conn {
     pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
         match self {
             Self::Tls(c) => c.alpn_protocol(),
-            Self::Psk(_) => None,
+            Self::Psk(_) | Self::Dtls(_) => None,
         }
     }
 
@@ -166,7 +204,7 @@ impl Conn {
             Self::Tls(c) => c
                 .export_keying_material(out, label, context)
                 .map_err(Error::from),
-            Self::Psk(_) => Err(Error::from(rustls::Error::HandshakeNotComplete)),
+            Self::Psk(_) | Self::Dtls(_) => Err(Error::from(rustls::Error::HandshakeNotComplete)),
         }
     }
 }

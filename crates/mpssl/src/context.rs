@@ -32,6 +32,10 @@ pub enum Protocol {
     Client,
     /// `PROTOCOL_TLS_SERVER` (1).
     Server,
+    /// `PROTOCOL_DTLS_CLIENT` (2): DTLS 1.2 over datagrams (the `dtls` module).
+    DtlsClient,
+    /// `PROTOCOL_DTLS_SERVER` (3).
+    DtlsServer,
 }
 
 impl Protocol {
@@ -40,39 +44,59 @@ impl Protocol {
         match self {
             Self::Client => 0,
             Self::Server => 1,
+            Self::DtlsClient => 2,
+            Self::DtlsServer => 3,
         }
     }
 
-    /// The protocol for a constant; only `PROTOCOL_TLS_CLIENT` and `PROTOCOL_TLS_SERVER` exist.
+    /// The protocol for a constant (`PROTOCOL_TLS_CLIENT` … `PROTOCOL_DTLS_SERVER`).
     pub fn from_int(value: i64) -> Option<Self> {
         match value {
             0 => Some(Self::Client),
             1 => Some(Self::Server),
+            2 => Some(Self::DtlsClient),
+            3 => Some(Self::DtlsServer),
             _ => None,
         }
     }
 
-    /// The protocol for an `SSLContext(protocol)` argument, read as the reference reads it: a
-    /// bit field where bit 0 selects the server role and bit 1 DTLS, which rustls does not
-    /// have ([`ArgumentError::DtlsUnsupported`]); other bits are ignored (`SSLContext(4)` is a
-    /// client).
-    pub fn from_bits(value: i64) -> Result<Self, Error> {
-        if value & 2 != 0 {
-            return Err(Error::Argument(ArgumentError::DtlsUnsupported));
-        }
-        Ok(if value & 1 == 1 {
+    /// True for the server roles (`PROTOCOL_TLS_SERVER`, `PROTOCOL_DTLS_SERVER`).
+    pub fn is_server(self) -> bool {
+        matches!(self, Self::Server | Self::DtlsServer)
+    }
+
+    /// True for the DTLS protocols.
+    pub fn is_dtls(self) -> bool {
+        matches!(self, Self::DtlsClient | Self::DtlsServer)
+    }
+
+    /// The TLS role of this protocol: [`Protocol::Client`] or [`Protocol::Server`].
+    pub fn tls_role(self) -> Self {
+        if self.is_server() {
             Self::Server
         } else {
             Self::Client
+        }
+    }
+
+    /// The protocol for an `SSLContext(protocol)` argument, read as the reference reads it: a
+    /// bit field where bit 0 selects the server role and bit 1 DTLS; other bits are ignored
+    /// (`SSLContext(4)` is a client). Never fails (it did while mpssl had no DTLS).
+    pub fn from_bits(value: i64) -> Result<Self, Error> {
+        Ok(match (value & 2 != 0, value & 1 == 1) {
+            (false, false) => Self::Client,
+            (false, true) => Self::Server,
+            (true, false) => Self::DtlsClient,
+            (true, true) => Self::DtlsServer,
         })
     }
 
     /// The verify mode a new context of this protocol starts with: `CERT_REQUIRED` for clients
     /// (as the reference's native `tls` module and CPython), `CERT_NONE` for servers.
     pub fn default_verify_mode(self) -> VerifyMode {
-        match self {
-            Self::Client => VerifyMode::Required,
-            Self::Server => VerifyMode::None,
+        match self.is_server() {
+            false => VerifyMode::Required,
+            true => VerifyMode::None,
         }
     }
 }
@@ -147,6 +171,9 @@ pub struct SslContext {
     extra: Vec<Arc<CertifiedKey>>,
     /// Pre-shared keys (the `psk` module): identity, key, server lookup, suites.
     psk: PskSettings,
+    /// A DTLS server's handshakes waiting for the client's second ClientHello (the `dtls`
+    /// module's cookie table); shared by clones.
+    dtls_parked: Arc<crate::dtls::Parked>,
 }
 
 impl SslContext {
@@ -171,6 +198,7 @@ impl SslContext {
             keylog: None,
             extra: Vec::new(),
             psk: PskSettings::default(),
+            dtls_parked: Arc::default(),
         }
     }
 
@@ -242,7 +270,7 @@ impl SslContext {
     /// the name, and needs no `server_hostname` (SNI is still sent when one is given).
     pub fn check_hostname(&self) -> bool {
         self.check_hostname
-            .unwrap_or(self.protocol == Protocol::Client && self.verify_mode != VerifyMode::None)
+            .unwrap_or(!self.protocol.is_server() && self.verify_mode != VerifyMode::None)
     }
 
     /// Set `check_hostname`. As in CPython, `true` under `CERT_NONE` switches the verify mode
@@ -276,10 +304,10 @@ impl SslContext {
     ///   checks a host name, so a server context wrapped without `server_side=True` is not asked
     ///   for one (the reference asks).
     pub fn wrap_role(&self, server_side: bool, hostname: Option<&str>) -> Result<Protocol, Error> {
-        if server_side && self.protocol == Protocol::Client {
+        if server_side && !self.protocol.is_server() {
             return Err(Error::Argument(ArgumentError::ServerSideOnClientContext));
         }
-        if self.protocol == Protocol::Client
+        if !self.protocol.is_server()
             && self.verify_mode == VerifyMode::Required
             && self.checks_host_name()
             && hostname.is_none()
@@ -401,7 +429,7 @@ impl SslContext {
                 // Not the next certificate of the first chain: on a server, another identity
                 // when the key is this data's own (`sni` module); else a mismatch.
                 let own = certs.first().is_some_and(matches);
-                if self.protocol == Protocol::Server && !self.chain.is_empty() && own {
+                if self.protocol.is_server() && !self.chain.is_empty() && own {
                     self.extra
                         .push(Arc::new(CertifiedKey::new(certs, signing.clone())));
                     self.changed();
@@ -554,14 +582,14 @@ impl SslContext {
 
     /// The error a session of this context must fail its handshake with, before any I/O.
     pub(crate) fn handshake_precondition(&self) -> Option<Error> {
-        match (&self.key, self.protocol) {
+        match (&self.key, self.protocol.tls_role()) {
             (Some(LoadedKey::Unusable { bits }), _) => {
                 return Some(Error::Key(KeyError::Unusable { bits: *bits }))
             }
             (None, Protocol::Server) => return Some(Error::Config(ConfigError::NoCertificate)),
             _ => {}
         }
-        if self.protocol == Protocol::Server
+        if self.protocol.is_server()
             && self.verify_mode == VerifyMode::Required
             && self.trust.is_empty()
         {
@@ -570,6 +598,28 @@ impl SslContext {
             )));
         }
         None
+    }
+
+    /// A DTLS server's parked handshakes (the `dtls` module).
+    pub(crate) fn dtls_parked(&self) -> &Arc<crate::dtls::Parked> {
+        &self.dtls_parked
+    }
+
+    /// The context's own certificate chain and signing key (through the
+    /// `ecdsa_sign_callback` when one is set), for DTLS sessions.
+    pub(crate) fn own_certified(
+        &self,
+    ) -> Option<(
+        Vec<CertificateDer<'static>>,
+        Arc<dyn rustls::sign::SigningKey>,
+    )> {
+        match &self.key {
+            Some(LoadedKey::Usable(key, ecdsa)) if !self.chain.is_empty() => Some((
+                self.chain.clone(),
+                signer::with_callback(key.clone(), ecdsa.as_ref(), self.signer.as_ref()),
+            )),
+            _ => None,
+        }
     }
 
     /// The rustls configuration for this context, built on first use.
@@ -613,8 +663,8 @@ impl SslContext {
             _ => None,
         };
         let bad_config = |e: rustls::Error| Error::Config(ConfigError::Rustls(e));
-        Ok(match self.protocol {
-            Protocol::Client => {
+        Ok(match self.protocol.tls_role() {
+            Protocol::Client | Protocol::DtlsClient => {
                 let config = |rule| -> Result<Arc<ClientConfig>, Error> {
                     let builder = ClientConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&versions)
@@ -646,7 +696,7 @@ impl SslContext {
                 };
                 Built::Client(Arc::new(configs), check)
             }
-            Protocol::Server => {
+            Protocol::Server | Protocol::DtlsServer => {
                 let mut config = ServerConfig::builder_with_provider(provider)
                     .with_protocol_versions(&versions)
                     .map_err(bad_config)?
@@ -697,6 +747,7 @@ impl Clone for SslContext {
             keylog: self.keylog.clone(),
             extra: self.extra.clone(),
             psk: self.psk.clone(),
+            dtls_parked: self.dtls_parked.clone(),
         }
     }
 }
@@ -839,15 +890,15 @@ impl SslContext {
         if self.psk.suites.is_empty() {
             return Ok(None);
         }
-        let role = match self.protocol {
-            Protocol::Client => match (&self.psk.identity, &self.psk.key) {
+        let role = match self.protocol.tls_role() {
+            Protocol::Client | Protocol::DtlsClient => match (&self.psk.identity, &self.psk.key) {
                 (Some(identity), Some(key)) => PskRole::Client {
                     identity: identity.clone(),
                     key: key.clone(),
                 },
                 _ => return Ok(None),
             },
-            Protocol::Server => match &self.psk.lookup {
+            Protocol::Server | Protocol::DtlsServer => match &self.psk.lookup {
                 Some(lookup) => PskRole::Server {
                     lookup: lookup.clone(),
                     hint: self.psk.hint.clone(),

@@ -376,6 +376,13 @@ pub enum ProtocolError {
     Other(rustls::Error),
     /// A PSK server has no key for the identity the client sent (or its lookup failed).
     UnknownPskIdentity,
+    /// A DTLS server sent a HelloVerifyRequest (cookie): wrap the socket again with the same
+    /// context and `client_id` to complete the handshake.
+    HelloVerifyRequired,
+    /// A DTLS handshake gave up after its retransmissions.
+    DtlsTimeout,
+    /// Any other DTLS failure, as the DTLS crate describes it.
+    Dtls(String),
 }
 
 impl ProtocolError {
@@ -410,6 +417,12 @@ impl fmt::Display for ProtocolError {
             Self::PeerCertificate(c) => write!(f, "the peer's certificate was refused: {c:?}"),
             Self::Other(e) => write!(f, "TLS failure: {e}"),
             Self::UnknownPskIdentity => f.write_str("no pre-shared key for the client's identity"),
+            Self::HelloVerifyRequired => f.write_str(
+                "the DTLS server sent a cookie (HelloVerifyRequest): wrap the socket again with \
+                 the same context and client_id",
+            ),
+            Self::DtlsTimeout => f.write_str("the DTLS handshake timed out"),
+            Self::Dtls(text) => write!(f, "DTLS failure: {text}"),
         }
     }
 }
@@ -418,7 +431,8 @@ impl fmt::Display for ProtocolError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgumentError {
-    /// A `PROTOCOL_*` value with the DTLS bit (2) set: rustls has no DTLS.
+    /// No longer raised: a `PROTOCOL_*` value with the DTLS bit (2) set was refused while
+    /// mpssl had no DTLS.
     DtlsUnsupported,
     /// A `verify_mode` other than `CERT_NONE`, `CERT_OPTIONAL` or `CERT_REQUIRED`.
     VerifyMode(i64),
@@ -444,6 +458,8 @@ pub enum ArgumentError {
     PskKey,
     /// A PSK identity that is empty or longer than 4096 bytes.
     PskIdentity,
+    /// A DTLS server socket wrapped without a `client_id` (or with one that is not a buffer).
+    ClientIdRequired,
 }
 
 impl fmt::Display for ArgumentError {
@@ -479,6 +495,9 @@ impl fmt::Display for ArgumentError {
             }
             Self::PskKey => f.write_str("psk_key must be 1 to 48 bytes"),
             Self::PskIdentity => f.write_str("psk_identity must be 1 to 4096 bytes"),
+            Self::ClientIdRequired => f.write_str(
+                "a DTLS server socket needs client_id (bytes identifying the client's address)",
+            ),
         }
     }
 }

@@ -56,6 +56,7 @@ pub mod ciphers;
 mod conn;
 mod context;
 mod danger;
+pub mod dtls;
 mod error;
 pub mod keylog;
 pub mod peer;

@@ -75,11 +75,16 @@ impl Session {
         server_hostname: Option<&str>,
         callback: Option<Arc<dyn ServerNameCallback>>,
     ) -> Result<Self, Error> {
+        if context.protocol().is_dtls() {
+            return Self::with_client_id(context, server_hostname, None);
+        }
         let mut hello = None;
         if let Some(config) = context.psk_config()? {
             // A PSK session checks no name, but a client refuses a bad one as the reference
             // does (`mbedtls_ssl_set_hostname`).
-            if let (Some(name), crate::Protocol::Client) = (server_hostname, context.protocol()) {
+            if let (Some(name), crate::Protocol::Client) =
+                (server_hostname, context.protocol().tls_role())
+            {
                 parse_server_name(name)?;
             }
             return Ok(Self::with_conn(
@@ -138,6 +143,58 @@ impl Session {
         ))
     }
 
+    /// [`Session::new`] for any protocol, with the `client_id` a DTLS server needs: bytes
+    /// naming the client's transport address (its cookie is bound to it). A DTLS server
+    /// without one fails with [`ArgumentError::ClientIdRequired`]; TLS sessions ignore it.
+    ///
+    /// A DTLS session's transport must behave as a connected datagram socket: each read
+    /// returns one whole datagram (the engine passes [`crate::dtls::MAX_DATAGRAM`] bytes of
+    /// room), each write sends one. [`Session::feed`] takes one datagram,
+    /// [`Session::take_tls`] returns at most one, and [`Session::next_timeout`] says when the
+    /// session must be called again without input (retransmission).
+    pub fn with_client_id(
+        context: &SslContext,
+        server_hostname: Option<&str>,
+        client_id: Option<&[u8]>,
+    ) -> Result<Self, Error> {
+        let parts = match (context.protocol(), client_id) {
+            (crate::Protocol::DtlsClient, _) => {
+                let name = match server_hostname {
+                    Some(name) => parse_server_name(name)?,
+                    None => PeerName::Absent,
+                };
+                crate::dtls::DtlsConnection::client(context, name)?
+            }
+            (crate::Protocol::DtlsServer, Some(id)) => {
+                crate::dtls::DtlsConnection::server(context, id)?
+            }
+            (crate::Protocol::DtlsServer, None) => return Err(crate::dtls::missing_client_id()),
+            _ => return Self::with_server_name_callback(context, server_hostname, None),
+        };
+        Ok(Self::with_conn(
+            Conn::Dtls(Box::new(parts.conn)),
+            None,
+            Some(parts.peer_check),
+            parts.peer_name,
+            None,
+        ))
+    }
+
+    /// How long until this session must be called again without input: a DTLS session's next
+    /// retransmission (every call fires the due ones first). `None` when no timer is armed,
+    /// and always for TLS.
+    pub fn next_timeout(&self) -> Option<std::time::Duration> {
+        if self.is_invalid() {
+            return None;
+        }
+        self.conn.next_timeout()
+    }
+
+    /// True for a DTLS session.
+    pub fn is_datagram(&self) -> bool {
+        self.conn.is_datagram()
+    }
+
     fn with_conn(
         conn: Conn,
         precondition: Option<Error>,
@@ -168,10 +225,13 @@ impl Session {
         if let Some(e) = self.precondition.take() {
             return Err(self.fail(e));
         }
-        match &self.sticky {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
+        if let Some(e) = &self.sticky {
+            return Err(e.clone());
         }
+        if let Err(e) = self.conn.tick() {
+            return Err(self.fail(e));
+        }
+        Ok(())
     }
 
     /// Record `e` as the session's sticky error when it is fatal, and hand it back.
@@ -199,7 +259,7 @@ impl Session {
         if let Some(e) = self.deferred.take() {
             return Err(self.fail(e));
         }
-        let read = if self.conn.is_handshaking() {
+        let read = if self.conn.is_handshaking() && !self.conn.is_datagram() {
             let mut tee = Tee {
                 inner: rd,
                 watch: &mut self.close_watch,
@@ -253,9 +313,19 @@ impl Session {
         }
     }
 
-    /// Take queued ciphertext into memory.
+    /// Take queued ciphertext into memory (DTLS: at most one datagram; call until empty).
     pub fn take_tls(&mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
+        if self.conn.is_datagram() {
+            if !self.closed && self.sticky.is_none() {
+                // Due retransmissions first, as every other call.
+                let _ = self.check();
+            }
+            if self.conn.wants_write() {
+                self.write_tls(&mut out)?;
+            }
+            return Ok(out);
+        }
         while self.conn.wants_write() {
             self.write_tls(&mut out)?;
         }
@@ -410,6 +480,7 @@ impl Session {
         match self.conn.protocol_version()? {
             rustls::ProtocolVersion::TLSv1_3 => Some("TLSv1.3"),
             rustls::ProtocolVersion::TLSv1_2 => Some("TLSv1.2"),
+            rustls::ProtocolVersion::DTLSv1_2 => Some("DTLSv1.2"),
             _ => Some("unknown"),
         }
     }
@@ -639,7 +710,7 @@ pub enum Until {
 }
 
 /// The name a client checks for `server_hostname` (`""` is the reference's empty name).
-fn parse_server_name(name: &str) -> Result<PeerName, Error> {
+pub(crate) fn parse_server_name(name: &str) -> Result<PeerName, Error> {
     if name.is_empty() {
         return Ok(PeerName::Empty);
     }

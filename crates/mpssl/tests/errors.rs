@@ -193,12 +193,11 @@ fn protocol_values_are_a_bit_field() {
     assert_eq!(Protocol::from_bits(1).unwrap(), Protocol::Server);
     assert_eq!(Protocol::from_bits(4).unwrap(), Protocol::Client);
     assert_eq!(Protocol::from_bits(5).unwrap(), Protocol::Server);
-    for dtls in [2, 3, -1] {
-        assert!(matches!(
-            Protocol::from_bits(dtls),
-            Err(Error::Argument(ArgumentError::DtlsUnsupported))
-        ));
-    }
+    // Bit 1 is DTLS.
+    assert_eq!(Protocol::from_bits(2).unwrap(), Protocol::DtlsClient);
+    assert_eq!(Protocol::from_bits(3).unwrap(), Protocol::DtlsServer);
+    assert_eq!(Protocol::from_bits(-1).unwrap(), Protocol::DtlsServer);
+    assert_eq!(Protocol::from_bits(6).unwrap(), Protocol::DtlsClient);
 }
 
 #[test]

@@ -58,6 +58,11 @@ pub mod code {
     pub const ECP_VERIFY_FAILED: Code = code(-0x4E00, "MBEDTLS_ERR_ECP_VERIFY_FAILED");
     /// `-0x6C80`: a PSK server has no key for the client's identity.
     pub const SSL_UNKNOWN_IDENTITY: Code = code(-0x6C80, "MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY");
+    /// `-0x6A80`: a DTLS server sent a HelloVerifyRequest; wrap again to complete.
+    pub const SSL_HELLO_VERIFY_REQUIRED: Code =
+        code(-0x6A80, "MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED");
+    /// `-0x6800`: a DTLS handshake gave up after its retransmissions.
+    pub const SSL_TIMEOUT: Code = code(-0x6800, "MBEDTLS_ERR_SSL_TIMEOUT");
     /// `-0x2700`: certificate verification failed without verify flags.
     pub const X509_CERT_VERIFY_FAILED: Code = code(-0x2700, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED");
 }
@@ -234,19 +239,21 @@ fn config_report(config: &ConfigError) -> Report {
             code::SSL_BAD_CONFIG,
             format!("{}: {config}", code::SSL_BAD_CONFIG.name),
         ),
-        ConfigError::CaChainRequired(Protocol::Client) => Report::os(code::SSL_CA_CHAIN_REQUIRED)
-            .with_note(
+        ConfigError::CaChainRequired(Protocol::Client | Protocol::DtlsClient) => {
+            Report::os(code::SSL_CA_CHAIN_REQUIRED).with_note(
                 "no CA certificate is loaded, and a PROTOCOL_TLS_CLIENT context verifies the \
                  server by default (verify_mode = CERT_REQUIRED): load the CA that issued the \
                  server's certificate with load_verify_locations(cafile=... or cadata=...), or \
                  set verify_mode = CERT_NONE to connect without verifying the server (insecure)",
-            ),
-        ConfigError::CaChainRequired(Protocol::Server) => Report::os(code::SSL_CA_CHAIN_REQUIRED)
-            .with_note(
+            )
+        }
+        ConfigError::CaChainRequired(Protocol::Server | Protocol::DtlsServer) => {
+            Report::os(code::SSL_CA_CHAIN_REQUIRED).with_note(
                 "this server context requires client certificates (verify_mode = \
                  CERT_REQUIRED) but has no CA certificate to check them against: load one with \
                  load_verify_locations(cafile=... or cadata=...)",
-            ),
+            )
+        }
         ConfigError::NoCertificate => Report::os_text(
             code::SSL_HANDSHAKE_FAILURE,
             format!("{}: {config}", code::SSL_HANDSHAKE_FAILURE.name),
@@ -359,6 +366,13 @@ fn protocol_report(protocol: &ProtocolError) -> Report {
             format!("{}: {c:?}", code::X509_CERT_VERIFY_FAILED.name),
         ),
         ProtocolError::UnknownPskIdentity => Report::os(code::SSL_UNKNOWN_IDENTITY),
+        ProtocolError::HelloVerifyRequired => Report::os(code::SSL_HELLO_VERIFY_REQUIRED),
+        ProtocolError::DtlsTimeout => Report::os(code::SSL_TIMEOUT),
+        ProtocolError::Dtls(text) => {
+            Report::os_text(code::SSL_HANDSHAKE_FAILURE, format!("DTLS failure: {text}")).with_note(
+                "mapped to MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, the nearest reference code",
+            )
+        }
         ProtocolError::Other(e) => {
             Report::os_text(code::SSL_HANDSHAKE_FAILURE, format!("TLS failure: {e}")).with_note(
                 "mapped to MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, the nearest reference code",
@@ -383,7 +397,8 @@ fn argument_report(argument: &ArgumentError) -> Report {
         ArgumentError::HostnameTooLong
         | ArgumentError::InvalidHostname(_)
         | ArgumentError::PskKey
-        | ArgumentError::PskIdentity => {
+        | ArgumentError::PskIdentity
+        | ArgumentError::ClientIdRequired => {
             Report::os(code::SSL_BAD_INPUT_DATA).with_note(argument.to_string())
         }
     }

@@ -93,6 +93,9 @@ fn rustls_errors_are_classified() {
             ProtocolError::PeerCertificate(_) => "peer certificate",
             ProtocolError::Other(_) => "other",
             ProtocolError::UnknownPskIdentity => "unknown psk identity",
+            ProtocolError::HelloVerifyRequired
+            | ProtocolError::DtlsTimeout
+            | ProtocolError::Dtls(_) => "dtls",
         }
     }
     let cases = [
