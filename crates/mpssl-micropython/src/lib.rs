@@ -794,7 +794,7 @@ pub unsafe extern "C" fn mpssl_socket_new_with_client_id(
         drop(context);
         let io = CStream {
             joined: Vec::new(),
-            datagram: matches!(protocol, Protocol::DtlsClient | Protocol::DtlsServer),
+            datagram: protocol.is_dtls(),
             read,
             write,
             user: user as usize,

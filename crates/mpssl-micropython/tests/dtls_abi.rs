@@ -43,7 +43,7 @@ extern "C" fn dgram_read(user: *mut c_void, buf: *mut u8, len: usize, out_n: *mu
     // As a UDP socket: the datagram is cut to the buffer (the test checks it never is).
     let n = datagram.len().min(len);
     unsafe {
-        std::ptr::copy_nonoverlapping(datagram.as_ptr(), buf, n);
+        ptr::copy_nonoverlapping(datagram.as_ptr(), buf, n);
         *out_n = n;
     }
     MPSSL_IO_OK
