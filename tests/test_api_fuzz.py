@@ -229,7 +229,12 @@ def apply_context_op(ctx: Any, op: ContextOp, opened: list[socket.socket]) -> No
             call(s.close)
     # Whatever happened, the context still answers.
     assert ctx.verify_mode in (mpssl.CERT_NONE, mpssl.CERT_OPTIONAL, mpssl.CERT_REQUIRED)
-    assert ctx.protocol in (mpssl.PROTOCOL_TLS_CLIENT, mpssl.PROTOCOL_TLS_SERVER)
+    assert ctx.protocol in (
+        mpssl.PROTOCOL_TLS_CLIENT,
+        mpssl.PROTOCOL_TLS_SERVER,
+        mpssl.PROTOCOL_DTLS_CLIENT,
+        mpssl.PROTOCOL_DTLS_SERVER,
+    )
 
 
 @settings(

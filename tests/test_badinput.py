@@ -264,12 +264,6 @@ ROWS: list[Row] = [
     Row("ctx-keyword", "SSLContext", lambda e: _mpssl.SSLContext(protocol=0), TypeError,  # type: ignore[call-arg]
         "SSLContext.__new__() got some positional-only arguments passed as keyword "
         "arguments: 'protocol'"),
-    Row("ctx-dtls-client", "SSLContext", lambda e: _mpssl.SSLContext(2), ValueError,
-        "DTLS (PROTOCOL_DTLS_CLIENT/SERVER) is not supported by mpssl"),
-    Row("ctx-dtls-server", "SSLContext", lambda e: _mpssl.SSLContext(3), ValueError,
-        "DTLS (PROTOCOL_DTLS_CLIENT/SERVER) is not supported by mpssl"),
-    Row("ctx-minus-one", "SSLContext", lambda e: _mpssl.SSLContext(-1), ValueError,
-        "DTLS (PROTOCOL_DTLS_CLIENT/SERVER) is not supported by mpssl"),
     Row("ctx-huge-int", "SSLContext", lambda e: _mpssl.SSLContext(2**70), OverflowError, None,
         ),
     # ---------------------------------------------------------------- attributes

@@ -15,6 +15,8 @@ __all__ = [
     "CERT_NONE",
     "CERT_OPTIONAL",
     "CERT_REQUIRED",
+    "PROTOCOL_DTLS_CLIENT",
+    "PROTOCOL_DTLS_SERVER",
     "PROTOCOL_TLS_CLIENT",
     "PROTOCOL_TLS_SERVER",
     "RUSTLS_VERSION",
@@ -34,6 +36,11 @@ PROTOCOL_TLS_CLIENT: int
 """``SSLContext`` role: a client (verify mode starts at ``CERT_REQUIRED``)."""
 PROTOCOL_TLS_SERVER: int
 """``SSLContext`` role: a server (verify mode starts at ``CERT_NONE``)."""
+PROTOCOL_DTLS_CLIENT: int
+"""``SSLContext`` role: a DTLS 1.2 client over a connected UDP socket (``CERT_REQUIRED``)."""
+PROTOCOL_DTLS_SERVER: int
+"""``SSLContext`` role: a DTLS 1.2 server; ``wrap_socket`` needs ``client_id``
+(``CERT_NONE``)."""
 CERT_NONE: int
 """Verify mode: no identity check in the handshake (handshake signatures are still checked);
 a server asks for no client certificate."""
@@ -154,8 +161,17 @@ class SSLContext:
         do_handshake_on_connect: bool = True,
         server_hostname: str | bytes | None = None,
         session: None = None,
+        client_id: Buffer | str | None = None,
     ) -> SSLSocket:
         """Wrap a connected socket (or any object with readinto/write or recv_into/send).
+
+        DTLS (``PROTOCOL_DTLS_*``): ``sock`` is a connected UDP socket (or an object whose
+        reads return one datagram each). A DTLS server needs ``client_id`` (bytes, bytearray,
+        str or memoryview naming the client's address, e.g. ``repr(addr).encode()``); missing
+        or not a buffer raises ``OSError(-28928, 'MBEDTLS_ERR_SSL_BAD_INPUT_DATA')``. The first
+        wrap for a client sends a cookie and raises ``OSError(-27264,
+        'MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED')``; wrap again with the same context and
+        ``client_id`` to complete. ``client_id`` is ignored by other contexts.
 
         The role is the context's: ``server_side=True`` on a ``PROTOCOL_TLS_CLIENT`` context
         raises ValueError; a ``PROTOCOL_TLS_SERVER`` context acts as a server even with the

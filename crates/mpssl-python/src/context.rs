@@ -89,6 +89,11 @@ impl Context {
         hostname: Option<&str>,
     ) -> PyResult<(Session, Option<Arc<PySniCallback>>)> {
         let this = slf.get();
+        if role.is_dtls() {
+            return Err(PyValueError::new_err(
+                "DTLS needs a datagram socket: use wrap_socket (wrap_bio is TLS only)",
+            ));
+        }
         let hook = this.sni_hook(slf.py(), slf, role);
         let session = Session::with_server_name_callback(
             &this.read(),
@@ -105,6 +110,32 @@ impl Context {
 
     fn write(&self) -> RwLockWriteGuard<'_, SslContext> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A DTLS server's `client_id` as bytes: any buffer or `str`; missing, `None` or anything else
+/// is the reference's `OSError(-28928, 'MBEDTLS_ERR_SSL_BAD_INPUT_DATA')`. Other roles
+/// ignore it.
+fn dtls_client_id(
+    py: Python<'_>,
+    role: Protocol,
+    client_id: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Vec<u8>>> {
+    if role != Protocol::DtlsServer {
+        return Ok(None);
+    }
+    let missing = || {
+        error::to_py(
+            py,
+            mpssl::Error::Argument(mpssl::ArgumentError::ClientIdRequired),
+        )
+    };
+    let Some(obj) = client_id.filter(|o| !o.is_none()) else {
+        return Err(missing());
+    };
+    match crate::buf::StreamData::extract(obj, "client_id") {
+        Ok(data) => Ok(Some(data.as_slice().to_vec())),
+        Err(_) => Err(missing()),
     }
 }
 
@@ -127,10 +158,11 @@ fn int_arg(value: &Bound<'_, PyAny>) -> PyResult<i64> {
 
 #[pymethods]
 impl Context {
-    /// `SSLContext(protocol)`: `PROTOCOL_TLS_CLIENT` or `PROTOCOL_TLS_SERVER`.
+    /// `SSLContext(protocol)`: `PROTOCOL_TLS_CLIENT`, `PROTOCOL_TLS_SERVER`,
+    /// `PROTOCOL_DTLS_CLIENT` or `PROTOCOL_DTLS_SERVER`.
     ///
-    /// As in the reference, the value is a bit field: bit 0 selects the server role; bit 1
-    /// (DTLS) is not supported by rustls and raises `ValueError` ([`Protocol::from_bits`]).
+    /// As in the reference, the value is a bit field: bit 0 selects the server role, bit 1
+    /// DTLS ([`Protocol::from_bits`]).
     #[new]
     #[pyo3(signature = (protocol, /))]
     fn new(protocol: &Bound<'_, PyAny>) -> PyResult<Self> {
@@ -347,7 +379,11 @@ impl Context {
     ///
     /// `session` is accepted for CPython's callers (`ftplib.FTP_TLS` passes the control
     /// connection's `session`, which is `None` here): sessions resume through the context.
-    #[pyo3(signature = (sock, *, server_side=Truthy(false), do_handshake_on_connect=Truthy(true), server_hostname=None, session=None))]
+    ///
+    /// `client_id` (DTLS servers, required there): a buffer or `str` naming the client's
+    /// transport address, e.g. `repr(addr).encode()`; ignored otherwise.
+    #[pyo3(signature = (sock, *, server_side=Truthy(false), do_handshake_on_connect=Truthy(true), server_hostname=None, session=None, client_id=None))]
+    #[allow(clippy::too_many_arguments)]
     fn wrap_socket(
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
@@ -355,6 +391,7 @@ impl Context {
         do_handshake_on_connect: Truthy,
         server_hostname: Option<&Bound<'_, PyAny>>,
         session: Option<&Bound<'_, PyAny>>,
+        client_id: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<SslSocket>> {
         let py = slf.py();
         if session.is_some_and(|s| !s.is_none()) {
@@ -366,14 +403,25 @@ impl Context {
         let handshake_now = do_handshake_on_connect.0;
         let (hostname, role) = Self::wrap_args(slf, server_side.0, server_hostname)?;
         // Host name and role first, then the socket: a refused wrap never touches it.
+        let (session, hook) = if role.is_dtls() {
+            // As the reference: the client id is checked before the socket.
+            let id = dtls_client_id(py, role, client_id)?;
+            let this = slf.get();
+            let session = gil::detach(py, || {
+                Session::with_client_id(&this.read(), hostname.as_deref(), id.as_deref())
+            })
+            .map_err(|e| error::to_py(py, e))?;
+            (session, None)
+        } else {
+            Self::new_session(slf, role, hostname.as_deref())?
+        };
         let transport = transport_for(sock)?;
-        let (session, hook) = Self::new_session(slf, role, hostname.as_deref())?;
         let socket = SslSocket::new(
             session,
             transport,
             sock.clone().unbind(),
             slf.clone().unbind(),
-            role == Protocol::Server,
+            role.is_server(),
             hostname,
         );
         let socket = Py::new(py, socket)?;
@@ -455,7 +503,7 @@ impl Context {
         if !value.is_none() && !value.is_callable() {
             return Err(PyTypeError::new_err("not a callable object"));
         }
-        if self.read().protocol() == Protocol::Client {
+        if !self.read().protocol().is_server() {
             return Err(PyValueError::new_err(
                 "sni_callback cannot be set on a PROTOCOL_TLS_CLIENT context",
             ));
@@ -507,7 +555,7 @@ impl Context {
             incoming,
             outgoing,
             slf.clone().unbind(),
-            role == Protocol::Server,
+            role.is_server(),
             hostname,
         )?;
         let object = Py::new(py, object)?;
@@ -576,6 +624,8 @@ impl Context {
         let role = match ctx.protocol() {
             Protocol::Client => "client",
             Protocol::Server => "server",
+            Protocol::DtlsClient => "dtls client",
+            Protocol::DtlsServer => "dtls server",
         };
         format!(
             "<SSLContext {role} verify_mode={}>",

@@ -46,6 +46,8 @@ mod _mpssl {
         m.add("RUSTLS_VERSION", mpssl::RUSTLS_VERSION)?;
         m.add("PROTOCOL_TLS_CLIENT", mpssl::Protocol::Client.as_int())?;
         m.add("PROTOCOL_TLS_SERVER", mpssl::Protocol::Server.as_int())?;
+        m.add("PROTOCOL_DTLS_CLIENT", mpssl::Protocol::DtlsClient.as_int())?;
+        m.add("PROTOCOL_DTLS_SERVER", mpssl::Protocol::DtlsServer.as_int())?;
         m.add("CERT_NONE", mpssl::VerifyMode::None.as_int())?;
         m.add("CERT_OPTIONAL", mpssl::VerifyMode::Optional.as_int())?;
         m.add("CERT_REQUIRED", mpssl::VerifyMode::Required.as_int())?;

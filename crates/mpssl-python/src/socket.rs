@@ -185,13 +185,19 @@ impl Driver for Locked<'_> {
         op: &mut dyn FnMut(&mut TlsStream<Transport>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         loop {
-            let (result, interest) = {
+            let (result, interest, timer) = {
                 let mut state = self.socket.lock()?;
                 let fd = self.held.as_ref().map(AsRawFd::as_raw_fd).or(self.fd);
                 state.stream.get_mut().install(fd);
                 let result = op(&mut state.stream);
                 state.stream.get_mut().install(None);
-                (result, state.stream.interest())
+                // A DTLS session's next retransmission: wait no longer than that.
+                let timer = state
+                    .stream
+                    .session()
+                    .next_timeout()
+                    .and_then(|t| Instant::now().checked_add(t));
+                (result, state.stream.interest(), timer)
             };
             match (result, self.wait) {
                 (Err(Error::WouldBlock), Wait::Until(deadline)) => {
@@ -205,7 +211,21 @@ impl Driver for Locked<'_> {
                         );
                     }
                     let fd = self.held.as_ref().map_or(-1, AsRawFd::as_raw_fd);
-                    poll_fd(fd, interest, deadline).map_err(|e| Error::Io(e.into()))?;
+                    let until = match (deadline, timer) {
+                        (Some(d), Some(t)) => Some(d.min(t)),
+                        (d, None) => d,
+                        (None, t) => t,
+                    };
+                    match poll_fd(fd, interest, until) {
+                        Ok(()) => {}
+                        // The DTLS timer, not the socket's time-out: run the step again (it
+                        // retransmits).
+                        Err(e)
+                            if e.kind() == io::ErrorKind::TimedOut
+                                && timer.is_some()
+                                && deadline.is_none_or(|d| Instant::now() < d) => {}
+                        Err(e) => return Err(Error::Io(e.into())),
+                    }
                 }
                 (Err(Error::WouldBlock), Wait::Spin) => {
                     std::thread::sleep(Duration::from_millis(1));

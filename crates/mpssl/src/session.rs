@@ -174,7 +174,7 @@ impl Session {
         Ok(Self::with_conn(
             Conn::Dtls(Box::new(parts.conn)),
             None,
-            Some(parts.peer_check),
+            parts.peer_check,
             parts.peer_name,
             None,
         ))

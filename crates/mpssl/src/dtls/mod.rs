@@ -1,6 +1,6 @@
 //! DTLS 1.2 (`PROTOCOL_DTLS_CLIENT` / `PROTOCOL_DTLS_SERVER`) on the sans-IO `rtc-dtls` crate.
 //!
-//! A [`DtlsConnection`] is what a [`Session`](crate::Session) drives for a DTLS context, behind
+//! A `DtlsConnection` is what a [`Session`](crate::Session) drives for a DTLS context, behind
 //! the same calls as a TLS connection, with datagram semantics: each transport read is one
 //! whole datagram ([`MAX_DATAGRAM`] bytes of room), each transport write one datagram, and a
 //! record's plaintext is handed out in pieces without losing the rest (`recv(3)` then
@@ -10,9 +10,9 @@
 //! anti-replay. This module adds what MicroPython's `tls` module does around Mbed TLS:
 //!
 //! - the clock: every call into a session first fires the retransmissions that are due
-//!   ([`DtlsConnection::tick`]); [`DtlsConnection::next_timeout`] says when the next is due;
+//!   ([`Session::next_timeout`](crate::Session::next_timeout) says when the next is due);
 //! - HelloVerifyRequest as the reference: a server's first handshake from a `client_id` sends
-//!   the cookie, parks its half-done handshake in the context ([`Parked`]: at most
+//!   the cookie, parks its half-done handshake in the context (at most
 //!   [`PARK_LIMIT`] entries, each for [`PARK_TTL`]) and fails with
 //!   `MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED`; the next session of the same context and
 //!   `client_id` resumes it and completes;
@@ -44,6 +44,7 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::context::{Built, SslContext};
 use crate::error::{ArgumentError, Error, ProtocolError};
+use crate::psk::PskRole;
 use crate::verify::names::PeerName;
 use crate::verify::verifiers::{ClientVerifier, PeerCheck, ServerVerifier};
 
@@ -237,7 +238,7 @@ fn from_crate(e: &rtc_shared::error::Error) -> Error {
 /// What a new DTLS session is made of.
 pub(crate) struct Parts {
     pub(crate) conn: DtlsConnection,
-    pub(crate) peer_check: Arc<PeerCheck>,
+    pub(crate) peer_check: Option<Arc<PeerCheck>>,
     pub(crate) peer_name: PeerName,
 }
 
@@ -309,6 +310,41 @@ fn builder(context: &SslContext, verdict: &Verdict) -> Result<ConfigBuilder, Err
     Ok(builder)
 }
 
+/// A PSK configuration when the context does PSK (as TLS: identity and key on a client, a
+/// lookup on a server): `TLS-PSK-WITH-AES-128-GCM-SHA256` only, no certificates.
+fn psk_builder(context: &SslContext, verdict: &Verdict) -> Result<Option<ConfigBuilder>, Error> {
+    let Some(config) = context.psk_config()? else {
+        return Ok(None);
+    };
+    let builder = ConfigBuilder::default()
+        .with_crypto_provider(provider()?)
+        .with_cipher_suites(vec![CipherSuiteId::Tls_Psk_With_Aes_128_Gcm_Sha256])
+        .with_extended_master_secret(ExtendedMasterSecretType::Request)
+        .with_insecure_skip_verify(true);
+    Ok(Some(match config.role {
+        PskRole::Client { identity, key } => builder
+            .with_psk(Some(Arc::new(move |_hint: &[u8]| Ok(key.clone()))))
+            .with_psk_identity_hint(Some(identity)),
+        PskRole::Server { lookup, hint } => {
+            let verdict = verdict.clone();
+            builder
+                .with_psk(Some(Arc::new(move |identity: &[u8]| {
+                    match lookup
+                        .key(identity)
+                        .filter(|k| !k.is_empty() && k.len() <= crate::psk::MAX_KEY_LEN)
+                    {
+                        Some(key) => Ok(key),
+                        None => Err(leave(
+                            &verdict,
+                            Error::Protocol(ProtocolError::UnknownPskIdentity),
+                        )),
+                    }
+                })))
+                .with_psk_identity_hint(hint)
+        }
+    }))
+}
+
 fn der_chain(certs: &[Vec<u8>]) -> Vec<CertificateDer<'static>> {
     certs
         .iter()
@@ -327,29 +363,35 @@ fn built_error(e: &rtc_shared::error::Error) -> Error {
 impl DtlsConnection {
     /// A client session: the ClientHello is queued at once.
     pub(crate) fn client(context: &SslContext, name: PeerName) -> Result<Parts, Error> {
-        let Built::Client(_, check) = context.built()? else {
-            return Err(Error::Protocol(ProtocolError::Dtls(
-                "a DTLS client session needs a client context".to_owned(),
-            )));
-        };
         let verdict = Verdict::default();
-        let verifier = ServerVerifier {
-            check: check.clone(),
-            rule: name.rule(),
+        let (mut builder, check) = match psk_builder(context, &verdict)? {
+            Some(psk) => (psk, None),
+            None => {
+                let Built::Client(_, check) = context.built()? else {
+                    return Err(Error::Protocol(ProtocolError::Dtls(
+                        "a DTLS client session needs a client context".to_owned(),
+                    )));
+                };
+                let verifier = ServerVerifier {
+                    check: check.clone(),
+                    rule: name.rule(),
+                };
+                let server_name = name.for_rustls();
+                let hook_verdict = verdict.clone();
+                let hook: VerifyPeerCertificateFn = Arc::new(move |certs, _| {
+                    let chain = der_chain(certs);
+                    let Some((leaf, intermediates)) = chain.split_first() else {
+                        return Err(rtc_shared::error::Error::ErrInvalidCertificate);
+                    };
+                    verifier
+                        .verify_server_cert(leaf, intermediates, &server_name, &[], UnixTime::now())
+                        .map(|_| ())
+                        .map_err(|e| leave(&hook_verdict, Error::from(e)))
+                });
+                let builder = builder(context, &verdict)?.with_verify_peer_certificate(Some(hook));
+                (builder, Some(check))
+            }
         };
-        let server_name = name.for_rustls();
-        let hook_verdict = verdict.clone();
-        let hook: VerifyPeerCertificateFn = Arc::new(move |certs, _| {
-            let chain = der_chain(certs);
-            let Some((leaf, intermediates)) = chain.split_first() else {
-                return Err(rtc_shared::error::Error::ErrInvalidCertificate);
-            };
-            verifier
-                .verify_server_cert(leaf, intermediates, &server_name, &[], UnixTime::now())
-                .map(|_| ())
-                .map_err(|e| leave(&hook_verdict, Error::from(e)))
-        });
-        let mut builder = builder(context, &verdict)?.with_verify_peer_certificate(Some(hook));
         if let PeerName::Given(rustls_pki_types::ServerName::DnsName(dns)) = &name {
             builder = builder.with_server_name(dns.as_ref().to_owned());
         }
@@ -358,10 +400,9 @@ impl DtlsConnection {
         endpoint
             .connect(Instant::now(), PEER, Arc::new(config), None)
             .map_err(|e| from_crate(&e))?;
-        let checked = if check.check_names {
-            name
-        } else {
-            PeerName::Absent
+        let checked = match &check {
+            Some(check) if check.check_names => name,
+            _ => PeerName::Absent,
         };
         let mut conn = Self::new(true, Err(Error::Closed), verdict.clone(), None);
         conn.engine = Some(Engine { endpoint, verdict });
@@ -375,10 +416,18 @@ impl DtlsConnection {
 
     /// A server session for the client `client_id`: resumes the handshake parked for it, if any.
     pub(crate) fn server(context: &SslContext, client_id: &[u8]) -> Result<Parts, Error> {
-        let Built::Server(_, check, _) = context.built()? else {
-            return Err(Error::Protocol(ProtocolError::Dtls(
-                "a DTLS server session needs a server context".to_owned(),
-            )));
+        let verdict = Verdict::default();
+        let psk = psk_builder(context, &verdict)?;
+        let check = match psk {
+            Some(_) => None,
+            None => {
+                let Built::Server(_, check, _) = context.built()? else {
+                    return Err(Error::Protocol(ProtocolError::Dtls(
+                        "a DTLS server session needs a server context".to_owned(),
+                    )));
+                };
+                Some(check)
+            }
         };
         let parked = context.dtls_parked().clone();
         let park = Some((parked.clone(), client_id.to_vec()));
@@ -392,10 +441,14 @@ impl DtlsConnection {
                 peer_name: PeerName::Absent,
             });
         }
-        let verdict = Verdict::default();
-        let config = match context.handshake_precondition() {
-            Some(e) => Err(e),
-            None => Self::server_config(context, &check, &verdict),
+        let config = match (psk, &check, context.handshake_precondition()) {
+            (Some(psk), _, _) => psk
+                .build(false, None)
+                .map(Arc::new)
+                .map_err(|e| built_error(&e)),
+            (None, _, Some(e)) => Err(e),
+            (None, Some(check), None) => Self::server_config(context, check, &verdict),
+            (None, None, None) => Err(Error::Closed),
         };
         Ok(Parts {
             conn: Self::new(false, config, verdict, park),
@@ -570,10 +623,8 @@ impl DtlsConnection {
         for event in events {
             match event {
                 EndpointEvent::HandshakeComplete => self.completed(),
-                EndpointEvent::ApplicationData(data) => {
-                    if !data.is_empty() {
-                        self.plain.push_back(data.to_vec());
-                    }
+                EndpointEvent::ApplicationData(data) if !data.is_empty() => {
+                    self.plain.push_back(data.to_vec());
                 }
                 EndpointEvent::PeerClosed => self.peer_closed = true,
                 _ => {}

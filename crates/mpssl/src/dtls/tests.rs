@@ -77,7 +77,7 @@ fn drive(
     while client.is_handshaking() || server.is_handshaking() {
         assert!(Instant::now() < deadline, "the handshake did not complete");
         let mut moved = false;
-        for direction in 0..2 {
+        for (direction, sent) in count.iter_mut().enumerate() {
             let (from, to) = if direction == 0 {
                 (&mut *client, &mut *server)
             } else {
@@ -88,8 +88,8 @@ fn drive(
                 batch.swap(0, 1);
             }
             for datagram in batch {
-                let n = count[direction];
-                count[direction] += 1;
+                let n = *sent;
+                *sent += 1;
                 if keep(direction, n) {
                     to.feed(&datagram)?;
                     moved = true;
@@ -288,4 +288,57 @@ fn garbage_datagrams_do_not_panic() {
         let _ = server.feed(junk);
         let _ = server.take_tls();
     }
+}
+
+#[derive(Debug)]
+struct Keys;
+
+impl crate::PskKeyLookup for Keys {
+    fn key(&self, identity: &[u8]) -> Option<Vec<u8>> {
+        (identity == b"device").then(|| b"secret-key-16byt".to_vec())
+    }
+}
+
+fn psk_pair(identity: &[u8]) -> (Session, Session, Result<(), Error>) {
+    let mut server_ctx = SslContext::new(Protocol::DtlsServer);
+    server_ctx.set_server_psk_keys(Some(std::sync::Arc::new(Keys)));
+    let mut client_ctx = SslContext::new(Protocol::DtlsClient);
+    client_ctx
+        .set_psk_identity(Some(identity.to_vec()))
+        .unwrap();
+    client_ctx
+        .set_psk_key(Some(b"secret-key-16byt".to_vec()))
+        .unwrap();
+    let mut client = Session::with_client_id(&client_ctx, Some("localhost"), None).unwrap();
+    let mut server = hello_verify(&mut client, &server_ctx, b"psk");
+    let result = drive(&mut client, &mut server, |_, _| true, false);
+    (client, server, result)
+}
+
+#[test]
+fn psk_handshake_and_data() {
+    let (mut client, mut server, result) = psk_pair(b"device");
+    result.unwrap();
+    assert_eq!(
+        client.cipher_name(),
+        Some("TLS-PSK-WITH-AES-128-GCM-SHA256")
+    );
+    assert_eq!(
+        server.cipher_name(),
+        Some("TLS-PSK-WITH-AES-128-GCM-SHA256")
+    );
+    assert!(client.peer_certificates().is_none());
+    send(&mut client, &mut server, b"psk data");
+    let mut buf = [0u8; 16];
+    assert_eq!(server.read_plaintext(&mut buf).unwrap(), Some(8));
+}
+
+#[test]
+fn psk_unknown_identity_is_refused() {
+    let (_, _, result) = psk_pair(b"stranger");
+    let e = result.unwrap_err();
+    assert!(
+        matches!(e, Error::Protocol(ProtocolError::UnknownPskIdentity)),
+        "{e:?}"
+    );
 }

@@ -546,3 +546,33 @@ fn psk_rows() {
         assert_eq!(r.text, "MBEDTLS_ERR_SSL_BAD_INPUT_DATA");
     }
 }
+
+#[test]
+fn dtls_rows() {
+    for (e, code, text) in [
+        (
+            Error::Protocol(ProtocolError::HelloVerifyRequired),
+            -27264,
+            "MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED",
+        ),
+        (
+            Error::Protocol(ProtocolError::DtlsTimeout),
+            -26624,
+            "MBEDTLS_ERR_SSL_TIMEOUT",
+        ),
+        (
+            Error::Argument(ArgumentError::ClientIdRequired),
+            -28928,
+            "MBEDTLS_ERR_SSL_BAD_INPUT_DATA",
+        ),
+    ] {
+        let r = e.report();
+        assert_eq!(
+            (r.class, r.code, r.text.as_str()),
+            (ExceptionClass::Os, code, text)
+        );
+    }
+    let other = Error::Protocol(ProtocolError::Dtls("no shared suite".to_owned())).report();
+    assert_eq!(other.code, -0x6E00);
+    assert!(other.text.contains("no shared suite"), "{}", other.text);
+}
