@@ -49,12 +49,7 @@ extern "C" fn dgram_read(user: *mut c_void, buf: *mut u8, len: usize, out_n: *mu
     MPSSL_IO_OK
 }
 
-extern "C" fn dgram_write(
-    user: *mut c_void,
-    buf: *const u8,
-    len: usize,
-    out_n: *mut usize,
-) -> i32 {
+extern "C" fn dgram_write(user: *mut c_void, buf: *const u8, len: usize, out_n: *mut usize) -> i32 {
     let wire = unsafe { &mut *user.cast::<Datagrams>() };
     let data = unsafe { std::slice::from_raw_parts(buf, len) };
     wire.outbound.push_back(data.to_vec());
@@ -119,13 +114,20 @@ fn try_socket(
     client_id: Option<&[u8]>,
     server: bool,
     wire: &mut Datagrams,
-) -> Result<*mut MpsslSocket, MpsslError> {
+) -> Result<*mut MpsslSocket, Box<MpsslError>> {
     let mut sock = ptr::null_mut();
     let mut err = new_error();
     let (p, n) = host.map_or((ptr::null(), 0), |h| (h.as_ptr(), h.len()));
     // A non-null pointer for an empty id, as the C side passes it.
     let (id, id_len) = client_id.map_or((ptr::null(), 0), |i| {
-        (if i.is_empty() { [0u8].as_ptr() } else { i.as_ptr() }, i.len())
+        (
+            if i.is_empty() {
+                [0u8].as_ptr()
+            } else {
+                i.as_ptr()
+            },
+            i.len(),
+        )
     });
     let rc = unsafe {
         mpssl_socket_new_with_client_id(
@@ -147,7 +149,7 @@ fn try_socket(
         Ok(sock)
     } else {
         assert_eq!(rc, MPSSL_ERROR);
-        Err(err)
+        Err(Box::new(err))
     }
 }
 
@@ -235,8 +237,16 @@ fn hello_verify_then_second_wrap_handshake_transfer_and_cipher() {
         message(&se)
     );
     // Reads were always offered room for a whole datagram.
-    assert!(cw.smallest_read.unwrap_or(0) >= 16384, "{:?}", cw.smallest_read);
-    assert!(sw.smallest_read.unwrap_or(0) >= 16384, "{:?}", sw.smallest_read);
+    assert!(
+        cw.smallest_read.unwrap_or(0) >= 16384,
+        "{:?}",
+        cw.smallest_read
+    );
+    assert!(
+        sw.smallest_read.unwrap_or(0) >= 16384,
+        "{:?}",
+        sw.smallest_read
+    );
 
     // cipher(): a DTLS version; getpeercert: the server's certificate.
     let (mut suite, mut suite_len, mut ver, mut ver_len) = (ptr::null(), 0, ptr::null(), 0);
@@ -247,7 +257,11 @@ fn hello_verify_then_second_wrap_handshake_transfer_and_cipher() {
     let version = unsafe { std::slice::from_raw_parts(ver, ver_len) };
     assert_eq!(version, b"DTLSv1.2");
     let suite = unsafe { std::slice::from_raw_parts(suite, suite_len) };
-    assert!(suite.starts_with(b"TLS-ECDHE-"), "{}", String::from_utf8_lossy(suite));
+    assert!(
+        suite.starts_with(b"TLS-ECDHE-"),
+        "{}",
+        String::from_utf8_lossy(suite)
+    );
     let mut der = vec![0u8; server_cert.der.len()];
     let mut len = 0usize;
     assert_eq!(
@@ -291,8 +305,7 @@ fn dtls_server_needs_a_client_id_and_takes_an_empty_one() {
     // Missing (None, or a non-buffer on the C side): BAD_INPUT_DATA, whatever server_side is.
     for server_side in [true, false] {
         let err = try_socket(server, None, None, server_side, &mut wire)
-            .err()
-            .expect("a DTLS server without client_id must fail");
+            .expect_err("a DTLS server without client_id must fail");
         assert_eq!(
             (err.kind, err.code, message(&err).as_str()),
             (
@@ -326,11 +339,16 @@ fn dtls_server_needs_a_client_id_and_takes_an_empty_one() {
     }
     assert!(wire.outbound.is_empty());
     // A client ignores client_id; its host name rule comes first (CERT_REQUIRED, no name).
-    let c = socket(client, Some("localhost"), Some(b"ignored"), false, &mut wire);
+    let c = socket(
+        client,
+        Some("localhost"),
+        Some(b"ignored"),
+        false,
+        &mut wire,
+    );
     unsafe { mpssl_socket_free(c) };
     let err = try_socket(client, None, Some(b"ignored"), false, &mut wire)
-        .err()
-        .expect("CERT_REQUIRED without server_hostname must fail");
+        .expect_err("CERT_REQUIRED without server_hostname must fail");
     assert_eq!(
         (err.kind, message(&err).as_str()),
         (
@@ -382,7 +400,12 @@ fn dtls_client_with_a_wrong_ca_fails_with_the_verify_text() {
     let mut err = new_error();
     assert_eq!(
         unsafe {
-            mpssl_context_load_verify_locations(client, other.der.as_ptr(), other.der.len(), &mut err)
+            mpssl_context_load_verify_locations(
+                client,
+                other.der.as_ptr(),
+                other.der.len(),
+                &mut err,
+            )
         },
         MPSSL_OK
     );
