@@ -62,7 +62,7 @@ bench: tools bench-tools build-dev ## Benchmarks against CPython's ssl, rtls and
 bench-tools: ## The other peers of make bench, from PyPI: rtls and pyrtls (rustls-based)
 	$(PIP) install --quiet --disable-pip-version-check "rtls==2026.9.21" "pyrtls==0.1.3"
 
-FUZZ_TARGETS := certs client server ciphers psk_client psk_server
+FUZZ_TARGETS := certs client server ciphers psk_client psk_server dtls_server
 FUZZ_SECONDS ?= 600
 FUZZ_SANITIZER ?= none
 CARGO_FUZZ = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz

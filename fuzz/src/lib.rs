@@ -211,3 +211,52 @@ pub fn drive(session: &mut Session, data: &[u8]) -> Option<mpssl::Error> {
     let _ = session.take_tls();
     failed
 }
+
+/// A fresh DTLS server context of the `dtls_server` target, with the fixed `localhost`
+/// certificate on aws-lc-rs (the DTLS crate does its own cryptography; the fuzzing provider
+/// does not reach it). Fresh for every input: a context keeps the handshakes parked after a
+/// HelloVerifyRequest, which must not carry over from one input to the next.
+pub fn dtls_server_context() -> SslContext {
+    let mut ctx = SslContext::new(Protocol::DtlsServer);
+    ctx.load_cert_chain(SERVER, SERVER_KEY).expect("fixed cert");
+    ctx
+}
+
+/// Feed `data` to DTLS server sessions as datagrams, each a big-endian 2-byte length and that
+/// many bytes (the last one cut short). When a datagram fails the session (the
+/// HelloVerifyRequest of a first ClientHello, or any error), a new session for the same client
+/// id takes over, as the reference's server wraps again. After each datagram: take every
+/// datagram queued, read plaintext, look at the timer and the getters.
+pub fn drive_dtls_server(ctx: &SslContext, mut data: &[u8]) {
+    let id: &[u8] = b"fuzz";
+    let Ok(mut session) = Session::with_client_id(ctx, None, Some(id)) else {
+        return;
+    };
+    while data.len() >= 2 {
+        let n = usize::from(u16::from_be_bytes([data[0], data[1]])).min(data.len() - 2);
+        let (datagram, rest) = data[2..].split_at(n);
+        data = rest;
+        let failed = session.feed(datagram).is_err();
+        while let Ok(out) = session.take_tls() {
+            if out.is_empty() {
+                break;
+            }
+        }
+        let mut buf = [0u8; 64];
+        if let Ok(Some(n)) = session.read_plaintext(&mut buf) {
+            if n > 0 {
+                PLAINTEXT_READS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let _ = session.next_timeout();
+        let _ = (session.cipher_name(), session.peer_certificates());
+        if failed {
+            match Session::with_client_id(ctx, None, Some(id)) {
+                Ok(next) => session = next,
+                Err(_) => return,
+            }
+        }
+    }
+    session.send_close_notify();
+    let _ = session.take_tls();
+}

@@ -403,9 +403,10 @@ impl Context {
         let handshake_now = do_handshake_on_connect.0;
         let (hostname, role) = Self::wrap_args(slf, server_side.0, server_hostname)?;
         // Host name and role first, then the socket: a refused wrap never touches it.
+        // A DTLS server's client id is an argument too: checked before the socket.
+        let id = dtls_client_id(py, role, client_id)?;
+        let transport = transport_for(sock)?;
         let (session, hook) = if role.is_dtls() {
-            // As the reference: the client id is checked before the socket.
-            let id = dtls_client_id(py, role, client_id)?;
             let this = slf.get();
             let session = gil::detach(py, || {
                 Session::with_client_id(&this.read(), hostname.as_deref(), id.as_deref())
@@ -415,7 +416,6 @@ impl Context {
         } else {
             Self::new_session(slf, role, hostname.as_deref())?
         };
-        let transport = transport_for(sock)?;
         let socket = SslSocket::new(
             session,
             transport,

@@ -235,6 +235,38 @@ fn from_crate(e: &rtc_shared::error::Error) -> Error {
     })
 }
 
+/// The description of a plaintext alert record at the start of `datagram`.
+fn plaintext_alert(datagram: &[u8]) -> Option<u8> {
+    // type 21, epoch 0, length 2, level, description
+    match datagram {
+        [21, _, _, 0, 0, _, _, _, _, _, _, 0, 2, _, description, ..] => Some(*description),
+        _ => None,
+    }
+}
+
+/// The error for a handshake the crate ended with a fatal alert: one the peer sent
+/// (`received`), or one sent in reply (in `sent`): `bad_record_mac`/`decrypt_error`, and the
+/// `unknown_psk_identity` the crate sends for any record of a PSK association that does not
+/// decrypt (a wrong key: mpssl's own identity lookup reports an unknown identity before this),
+/// as the reference's `INVALID_MAC`.
+fn alert_error<'a>(received: &[u8], mut sent: impl Iterator<Item = &'a Vec<u8>>) -> Error {
+    if let Some(description) = plaintext_alert(received) {
+        return Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::from(description),
+        ));
+    }
+    match sent.find_map(|d| plaintext_alert(d)) {
+        Some(20 | 51 | 115) => Error::Protocol(ProtocolError::BadMac),
+        Some(description) => Error::Protocol(ProtocolError::Dtls(format!(
+            "the handshake failed; mpssl sent the alert {:?}",
+            rustls::AlertDescription::from(description)
+        ))),
+        None => Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        )),
+    }
+}
+
 /// What a new DTLS session is made of.
 pub(crate) struct Parts {
     pub(crate) conn: DtlsConnection,
@@ -265,7 +297,16 @@ pub(crate) struct DtlsConnection {
     plain_off: usize,
     peer_certs: Vec<CertificateDer<'static>>,
     suite: Option<&'static str>,
+    /// The datagrams of our latest handshake flight, and when to send them again ourselves:
+    /// see [`DtlsConnection::resend_due`].
+    flight: Vec<Vec<u8>>,
+    resend_at: Option<Instant>,
+    resends: usize,
 }
+
+/// How often and how many times an unanswered flight is sent again (the crate's values).
+const RESEND_INTERVAL: Duration = Duration::from_secs(1);
+const RESEND_LIMIT: usize = 7;
 
 impl fmt::Debug for DtlsConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -509,12 +550,16 @@ impl DtlsConnection {
             plain_off: 0,
             peer_certs: Vec::new(),
             suite: None,
+            flight: Vec::new(),
+            resend_at: None,
+            resends: 0,
         }
     }
 
     /// Move the crate's queued datagrams to ours; true when one is a HelloVerifyRequest.
     fn drain(&mut self) -> bool {
         let mut hello_verify = false;
+        let mut batch = Vec::new();
         if let Some(engine) = self.engine.as_mut() {
             while let Some(message) = engine.endpoint.poll_transmit() {
                 let datagram = message.message.to_vec();
@@ -522,8 +567,14 @@ impl DtlsConnection {
                 if datagram.len() > 13 && datagram[0] == 22 && datagram[13] == 3 {
                     hello_verify = true;
                 }
+                batch.push(datagram.clone());
                 self.out.push_back(datagram);
             }
+        }
+        if !batch.is_empty() && !self.complete {
+            self.flight = batch;
+            self.resend_at = None;
+            self.resends = 0;
         }
         hello_verify
     }
@@ -541,9 +592,44 @@ impl DtlsConnection {
         }
     }
 
+    /// The crate stops retransmitting a flight once any handshake datagram arrived that did not
+    /// complete the peer's next flight (its `wait()` disarms the timer before parsing, and an
+    /// incomplete flight leaves it disarmed): a server whose first flight is lost twice would
+    /// then never send it again, though the client keeps repeating its ClientHello. So while
+    /// the handshake runs and the crate has no timer, mpssl sends the flight's datagrams again
+    /// itself, every [`RESEND_INTERVAL`], at most [`RESEND_LIMIT`] times (as the crate would);
+    /// a peer that already has them drops the copies as replays. Arms that timer when needed;
+    /// true when it is due.
+    fn resend_due(&mut self, now: Instant) -> bool {
+        let crate_timer = self
+            .engine
+            .as_ref()
+            .and_then(|e| e.endpoint.poll_timeout(&PEER));
+        if self.complete || self.flight.is_empty() || crate_timer.is_some() {
+            self.resend_at = None;
+            return false;
+        }
+        match self.resend_at {
+            Some(at) => now >= at,
+            None => {
+                self.resend_at = Some(now + RESEND_INTERVAL);
+                false
+            }
+        }
+    }
+
     /// Fire the retransmissions that are due.
     pub(crate) fn tick(&mut self) -> Result<(), Error> {
         let now = Instant::now();
+        if self.resend_due(now) {
+            self.resends += 1;
+            if self.resends > RESEND_LIMIT {
+                return Err(Error::Protocol(ProtocolError::DtlsTimeout));
+            }
+            self.out.extend(self.flight.iter().cloned());
+            self.resend_at = Some(now + RESEND_INTERVAL);
+            return Ok(());
+        }
         let Some(engine) = self.engine.as_mut() else {
             return Ok(());
         };
@@ -564,7 +650,11 @@ impl DtlsConnection {
 
     /// How long until [`DtlsConnection::tick`] has work (`None`: no timer is armed).
     pub(crate) fn next_timeout(&self) -> Option<Duration> {
-        let at = self.engine.as_ref()?.endpoint.poll_timeout(&PEER)?;
+        let crate_timer = self.engine.as_ref()?.endpoint.poll_timeout(&PEER);
+        let at = match (crate_timer, self.resend_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
         Some(at.saturating_duration_since(Instant::now()))
     }
 
@@ -618,8 +708,24 @@ impl DtlsConnection {
         let result = engine
             .endpoint
             .read(now, PEER, None, BytesMut::from(datagram));
+        let sent_before = self.out.len();
         let hello_verify = self.drain();
-        let events = result.map_err(|e| self.failure(&e))?;
+        let events = result.map_err(|e| {
+            let left = self
+                .verdict
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match (left, &e) {
+                (Some(left), _) => left,
+                // The crate reports a fatal alert the same way whether the peer sent it or it
+                // sent one itself: tell them apart from the records (plaintext alerts only).
+                (None, rtc_shared::error::Error::ErrAlertFatalOrClose) => {
+                    alert_error(datagram, self.out.iter().skip(sent_before))
+                }
+                (None, other) => from_crate(other),
+            }
+        })?;
         for event in events {
             match event {
                 EndpointEvent::HandshakeComplete => self.completed(),
@@ -636,6 +742,8 @@ impl DtlsConnection {
             }
             return Err(Error::Protocol(ProtocolError::HelloVerifyRequired));
         }
+        // Arm our own resend timer if the crate disarmed its own.
+        self.resend_due(now);
         Ok(())
     }
 

@@ -342,3 +342,52 @@ fn psk_unknown_identity_is_refused() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_server_flight_lost_twice_is_sent_again() {
+    let server_ctx = server_context();
+    let client_ctx = client_context(CA);
+    let mut client = Session::with_client_id(&client_ctx, Some("localhost"), None).unwrap();
+    let mut server = hello_verify(&mut client, &server_ctx, b"twice");
+    // The server's first flight and its first retransmission are lost.
+    drive(&mut client, &mut server, |d, n| !(d == 1 && n < 2), false).unwrap();
+}
+
+#[test]
+fn repeated_losses_in_either_direction_are_recovered() {
+    // (direction, first lost, number lost): the server's flight three times; the client's
+    // flight with the cookie twice; the client's key-exchange flight twice.
+    for (direction, first, lost) in [(1, 0, 3), (0, 0, 2), (0, 1, 2)] {
+        let server_ctx = server_context();
+        let client_ctx = client_context(CA);
+        let mut client = Session::with_client_id(&client_ctx, Some("localhost"), None).unwrap();
+        let mut server = hello_verify(&mut client, &server_ctx, b"again");
+        let keep = |d: usize, n: usize| !(d == direction && n >= first && n < first + lost);
+        drive(&mut client, &mut server, keep, false)
+            .unwrap_or_else(|e| panic!("{direction} {first} {lost}: {e:?}"));
+        send(&mut client, &mut server, b"ok");
+    }
+}
+
+#[test]
+fn fatal_alerts_are_told_apart() {
+    let alert = |description: u8| vec![21, 254, 253, 0, 0, 0, 0, 0, 0, 0, 3, 0, 2, 2, description];
+    let handshake = vec![22u8; 30];
+    // Received in plaintext: the peer's alert, with its description.
+    assert!(matches!(
+        super::alert_error(&alert(40), std::iter::empty()),
+        Error::Protocol(ProtocolError::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure
+        ))
+    ));
+    // Sent by us in reply to a record that did not decrypt: INVALID_MAC.
+    for description in [20, 51, 115] {
+        let sent = [alert(description)];
+        let e = super::alert_error(&handshake, sent.iter());
+        assert_eq!(e.report().code, -0x7180, "{description}: {e:?}");
+    }
+    // Sent by us for another reason: named in the text.
+    let sent = [alert(47)];
+    let e = super::alert_error(&handshake, sent.iter());
+    assert!(e.report().text.contains("IllegalParameter"), "{e:?}");
+}
