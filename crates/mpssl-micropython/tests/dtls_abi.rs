@@ -432,3 +432,57 @@ fn dtls_client_with_a_wrong_ca_fails_with_the_verify_text() {
         mpssl_context_free(server);
     }
 }
+
+/// The server's flight is lost twice while the client keeps retransmitting its ClientHello
+/// (fresh record numbers each time, as a real client does): the server must keep re-sending
+/// its flight, and the third copy completes the handshake. Driven as the C module's handshake
+/// loop drives it (a call every millisecond); the engine's clock runs the retransmissions.
+#[test]
+fn server_flight_lost_twice_is_sent_again_while_the_client_retransmits() {
+    let (server, client, _) = contexts();
+    let id: &[u8] = b"peer";
+    let (mut cw, mut sw) = (Datagrams::default(), Datagrams::default());
+    let c = socket(client, Some("localhost"), None, false, &mut cw);
+    let s1 = socket(server, None, Some(id), true, &mut sw);
+    let (_, rc_s, _, se) = pump(c, &mut cw, s1, &mut sw);
+    assert_eq!((rc_s, se.code), (MPSSL_ERROR, HELLO_VERIFY_REQUIRED));
+    let s2 = socket(server, None, Some(id), true, &mut sw);
+    let (mut ce, mut se) = (new_error(), new_error());
+    let mut flights = 0;
+    // A safety net against a hang, not a speed check: retransmissions come about 1 s apart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (mut rc_c, mut rc_s) = (MPSSL_WANT_READ, MPSSL_WANT_READ);
+    while (rc_c > 0 || rc_s > 0) && std::time::Instant::now() < deadline {
+        if rc_c > 0 {
+            rc_c = unsafe { mpssl_socket_handshake(c, &mut ce) };
+        }
+        sw.inbound.extend(cw.outbound.drain(..));
+        if rc_s > 0 {
+            rc_s = unsafe { mpssl_socket_handshake(s2, &mut se) };
+        }
+        for datagram in sw.outbound.drain(..) {
+            // The first two copies of the server's first flight (handshake records) are lost.
+            if flights < 2 && datagram.first() == Some(&22) {
+                flights += 1;
+            } else {
+                cw.inbound.push_back(datagram);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(flights, 2);
+    assert_eq!(
+        (rc_c, rc_s),
+        (MPSSL_OK, MPSSL_OK),
+        "{} / {}",
+        message(&ce),
+        message(&se)
+    );
+    unsafe {
+        mpssl_socket_free(s1);
+        mpssl_socket_free(s2);
+        mpssl_socket_free(c);
+        mpssl_context_free(client);
+        mpssl_context_free(server);
+    }
+}
