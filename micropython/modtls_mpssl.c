@@ -37,6 +37,8 @@
 
 #define MP_PROTOCOL_TLS_CLIENT (0)
 #define MP_PROTOCOL_TLS_SERVER (1)
+#define MP_PROTOCOL_DTLS_CLIENT (2)
+#define MP_PROTOCOL_DTLS_SERVER (3)
 
 typedef struct _mp_obj_ssl_context_t {
     mp_obj_base_t base;
@@ -476,7 +478,7 @@ static int socket_fail(mp_obj_ssl_socket_t *o, const mpssl_error *err) {
 
 
 static mp_obj_t ssl_socket_make_new(mp_obj_ssl_context_t *ssl_context, mp_obj_t sock,
-    bool server_side, bool do_handshake_on_connect, mp_obj_t server_hostname) {
+    bool server_side, bool do_handshake_on_connect, mp_obj_t server_hostname, mp_obj_t client_id) {
     mp_get_stream_raise(sock, MP_STREAM_OP_READ | MP_STREAM_OP_WRITE | MP_STREAM_OP_IOCTL);
     mpssl_context *ctx = ctx_of(MP_OBJ_FROM_PTR(ssl_context));
 
@@ -500,9 +502,21 @@ static mp_obj_t ssl_socket_make_new(mp_obj_ssl_context_t *ssl_context, mp_obj_t 
     if (server_hostname != mp_const_none) {
         host = (const uint8_t *)mp_obj_str_get_data(server_hostname, &host_len);
     }
+    // client_id: any object with the buffer protocol (bytes, bytearray, str; empty allowed),
+    // else none; the engine requires one for a DTLS server (BAD_INPUT_DATA, after the host
+    // name check, as the reference) and ignores it otherwise.
+    static const uint8_t empty_id = 0;
+    const uint8_t *id = NULL;
+    size_t id_len = 0;
+    mp_buffer_info_t id_buf;
+    if (mp_get_buffer(client_id, &id_buf, MP_BUFFER_READ)) {
+        id = id_buf.len > 0 ? id_buf.buf : &empty_id;
+        id_len = id_buf.len;
+    }
     mpssl_error err;
     engine_alloc();
-    int rc = mpssl_socket_new(ctx, host, host_len, server_side, io_read, io_write, o, &o->tls, &err);
+    int rc = mpssl_socket_new_with_client_id(ctx, host, host_len, id, id_len, server_side,
+        io_read, io_write, o, &o->tls, &err);
     if (rc != MPSSL_OK) {
         engine_free();
         o->sock = MP_OBJ_NULL;
@@ -530,18 +544,20 @@ static mp_obj_t ssl_socket_make_new(mp_obj_ssl_context_t *ssl_context, mp_obj_t 
 }
 
 static mp_obj_t ssl_context_wrap_socket(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_server_side, ARG_do_handshake_on_connect, ARG_server_hostname };
+    enum { ARG_server_side, ARG_do_handshake_on_connect, ARG_server_hostname, ARG_client_id };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_server_side, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
         { MP_QSTR_do_handshake_on_connect, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
         { MP_QSTR_server_hostname, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_client_id, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
     };
     mp_obj_ssl_context_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_obj_t sock = pos_args[1];
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 2, pos_args + 2, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
     return ssl_socket_make_new(self, sock, args[ARG_server_side].u_bool,
-        args[ARG_do_handshake_on_connect].u_bool, args[ARG_server_hostname].u_obj);
+        args[ARG_do_handshake_on_connect].u_bool, args[ARG_server_hostname].u_obj,
+        args[ARG_client_id].u_obj);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(ssl_context_wrap_socket_obj, 2, ssl_context_wrap_socket);
 
@@ -759,6 +775,12 @@ static const mp_rom_map_elem_t ssl_socket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_readinto), MP_ROM_PTR(&mp_stream_readinto_obj) },
     { MP_ROM_QSTR(MP_QSTR_readline), MP_ROM_PTR(&mp_stream_unbuffered_readline_obj) },
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&mp_stream_write_obj) },
+    // As the reference built with DTLS (on every socket, TLS too): recv is one low-level read
+    // (at most one record), send one low-level write (one datagram).
+    { MP_ROM_QSTR(MP_QSTR_recv), MP_ROM_PTR(&mp_stream_read1_obj) },
+    { MP_ROM_QSTR(MP_QSTR_recv_into), MP_ROM_PTR(&mp_stream_readinto_obj) },
+    { MP_ROM_QSTR(MP_QSTR_send), MP_ROM_PTR(&mp_stream_write1_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sendall), MP_ROM_PTR(&mp_stream_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&socket_setblocking_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mp_stream_close_obj) },
     #if MICROPY_PY_SSL_FINALISER
@@ -794,6 +816,8 @@ static const mp_rom_map_elem_t mp_module_tls_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_MBEDTLS_VERSION), MP_ROM_PTR(&mpssl_version_obj)},
     { MP_ROM_QSTR(MP_QSTR_PROTOCOL_TLS_CLIENT), MP_ROM_INT(MP_PROTOCOL_TLS_CLIENT) },
     { MP_ROM_QSTR(MP_QSTR_PROTOCOL_TLS_SERVER), MP_ROM_INT(MP_PROTOCOL_TLS_SERVER) },
+    { MP_ROM_QSTR(MP_QSTR_PROTOCOL_DTLS_CLIENT), MP_ROM_INT(MP_PROTOCOL_DTLS_CLIENT) },
+    { MP_ROM_QSTR(MP_QSTR_PROTOCOL_DTLS_SERVER), MP_ROM_INT(MP_PROTOCOL_DTLS_SERVER) },
     { MP_ROM_QSTR(MP_QSTR_CERT_NONE), MP_ROM_INT(0) },
     { MP_ROM_QSTR(MP_QSTR_CERT_OPTIONAL), MP_ROM_INT(1) },
     { MP_ROM_QSTR(MP_QSTR_CERT_REQUIRED), MP_ROM_INT(2) },

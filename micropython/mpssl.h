@@ -72,6 +72,13 @@ int32_t mpssl_context_cipher(const mpssl_context *ctx, size_t index, const uint8
 int32_t mpssl_socket_new(const mpssl_context *ctx, const uint8_t *hostname, size_t hostname_len,
     bool server_side, mpssl_read_cb read, mpssl_write_cb write, void *user, mpssl_socket **out,
     mpssl_error *err);
+// mpssl_socket_new with the DTLS server's client_id (the peer's transport address, any bytes;
+// null = none, which a DTLS server refuses with MBEDTLS_ERR_SSL_BAD_INPUT_DATA; an empty one is
+// given with a non-null pointer). Other contexts ignore it. For a DTLS context each read
+// callback must return one whole datagram and each write callback call sends one datagram.
+int32_t mpssl_socket_new_with_client_id(const mpssl_context *ctx, const uint8_t *hostname,
+    size_t hostname_len, const uint8_t *client_id, size_t client_id_len, bool server_side,
+    mpssl_read_cb read, mpssl_write_cb write, void *user, mpssl_socket **out, mpssl_error *err);
 void mpssl_socket_free(mpssl_socket *sock);
 int32_t mpssl_socket_handshake(const mpssl_socket *sock, mpssl_error *err);
 int32_t mpssl_socket_read(const mpssl_socket *sock, uint8_t *buf, size_t len, size_t *out_n, mpssl_error *err);

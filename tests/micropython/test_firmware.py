@@ -31,7 +31,12 @@ CPYTHON_SHIM = Path(__file__).resolve().parent / "cpython"
 RUN_TIMEOUT = 900
 
 SINGLE = ["extmod/ssl_*.py", "extmod/tls_*.py"]
-MULTI = ["multi_net/ssl*.py", "multi_net/sslcontext*.py", "multi_net/asyncio_tls*.py"]
+MULTI = [
+    "multi_net/ssl*.py",
+    "multi_net/sslcontext*.py",
+    "multi_net/asyncio_tls*.py",
+    "multi_net/tls_dtls*.py",
+]
 
 CBC = "the expected cipher list names CBC and static-RSA suites, which rustls does not offer"
 KEY_MISMATCH = (
@@ -82,13 +87,11 @@ for _name in (
     DIFFERENCES[(f"multi_net/{_name}.py", "cpython|*")] = CPYTHON_ASYNCIO
     DIFFERENCES[(f"multi_net/{_name}.py", "*|cpython")] = CPYTHON_ASYNCIO
 
-# Expected skips: DTLS (absent until its issue lands), the coverage-build tests, and
-# getpeercert where the Mbed TLS peer lacks MBEDTLS_SSL_KEEP_PEER_CERTIFICATE.
+# Expected skips: the coverage-build tests, and getpeercert where the Mbed TLS peer lacks
+# MBEDTLS_SSL_KEEP_PEER_CERTIFICATE. (DTLS is present: its tests must pass.)
 SKIPS = [
-    r"extmod/tls_dtls\.py",
     r"extmod/ssl_ioctl\.py",
     r"extmod/ssl_poll\.py",
-    r"multi_net/.*dtls.*\.py",
     r"multi_net/sslcontext_getpeercert\.py",
 ]
 

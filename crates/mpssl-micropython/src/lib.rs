@@ -121,6 +121,8 @@ struct CStream {
     user: usize,
     /// Where the records of one vectored write are joined (kept to reuse its allocation).
     joined: Vec<u8>,
+    /// DTLS: each write is one datagram, so a vectored write is never joined.
+    datagram: bool,
 }
 
 impl std::fmt::Debug for CStream {
@@ -173,15 +175,17 @@ impl Write for CStream {
     /// Finished (+ tickets, + the first application data) at once, and one write sends them in
     /// one segment instead of one segment, and one wake-up of the peer, per record. Records are
     /// joined while the total stays within [`JOIN_LIMIT`]; full-size records go one per write,
-    /// without a copy, as before.
+    /// without a copy, as before. Over DTLS each piece is a datagram of its own: only the
+    /// first is written.
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let mut pieces = bufs.iter().filter(|b| !b.is_empty()).peekable();
         let Some(first) = pieces.next() else {
             return Ok(0);
         };
-        if pieces
-            .peek()
-            .is_none_or(|next| first.len() + next.len() > JOIN_LIMIT)
+        if self.datagram
+            || pieces
+                .peek()
+                .is_none_or(|next| first.len() + next.len() > JOIN_LIMIT)
         {
             return self.write(first);
         }
@@ -384,7 +388,8 @@ unsafe fn err_ref<'a>(err: *mut MpsslError) -> Option<&'a mut MpsslError> {
 }
 
 /// Create a context for `protocol`: MicroPython's `PROTOCOL_*` bit field, decided by the engine
-/// (`PROTOCOL_TLS_CLIENT` 0, `PROTOCOL_TLS_SERVER` 1; the DTLS bit is refused with an error).
+/// (`PROTOCOL_TLS_CLIENT` 0, `PROTOCOL_TLS_SERVER` 1, `PROTOCOL_DTLS_CLIENT` 2,
+/// `PROTOCOL_DTLS_SERVER` 3).
 ///
 /// # Safety
 /// `out` must be null or writable; `err` null or writable.
@@ -698,6 +703,46 @@ pub unsafe extern "C" fn mpssl_socket_new(
     out: *mut *mut MpsslSocket,
     err: *mut MpsslError,
 ) -> i32 {
+    // SAFETY: forwarded contract; no client_id.
+    unsafe {
+        mpssl_socket_new_with_client_id(
+            ctx,
+            hostname,
+            hostname_len,
+            std::ptr::null(),
+            0,
+            server_side,
+            read,
+            write,
+            user,
+            out,
+            err,
+        )
+    }
+}
+
+/// [`mpssl_socket_new`] with a DTLS server's `client_id` (the peer's transport address, any
+/// bytes): null means none, which a DTLS server refuses (`MBEDTLS_ERR_SSL_BAD_INPUT_DATA`,
+/// after the host name rule, as the reference); other contexts ignore it. Over a DTLS
+/// context each `read` must return one whole datagram and each `write` sends one.
+///
+/// # Safety
+/// As [`mpssl_socket_new`]; `client_id` null or valid for `client_id_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments, reason = "a flat C signature")]
+pub unsafe extern "C" fn mpssl_socket_new_with_client_id(
+    ctx: *const MpsslContext,
+    hostname: *const u8,
+    hostname_len: usize,
+    client_id: *const u8,
+    client_id_len: usize,
+    server_side: bool,
+    read: Option<MpsslReadCb>,
+    write: Option<MpsslWriteCb>,
+    user: *mut c_void,
+    out: *mut *mut MpsslSocket,
+    err: *mut MpsslError,
+) -> i32 {
     // SAFETY: `err` null or writable (caller's contract).
     let err = unsafe { err_ref(err) };
     guard_err(err, |err| {
@@ -709,6 +754,15 @@ pub unsafe extern "C" fn mpssl_socket_new(
         if out.is_null() {
             return MPSSL_NULL_ARG;
         }
+        let client_id = if client_id.is_null() {
+            None
+        } else {
+            // SAFETY: non-null, valid for `client_id_len` bytes (caller's contract).
+            let Some(bytes) = (unsafe { slice(client_id, client_id_len) }) else {
+                return MPSSL_NULL_ARG;
+            };
+            Some(bytes)
+        };
         let name = if hostname.is_null() {
             None
         } else {
@@ -729,16 +783,18 @@ pub unsafe extern "C" fn mpssl_socket_new(
             }
         };
         let context = lock(&ctx.inner);
-        if let Err(e) = context.wrap_role(server_side, name.as_deref()) {
-            return fail(err, &e);
-        }
-        let session = match Session::new(&context, name.as_deref()) {
+        let protocol = match context.wrap_role(server_side, name.as_deref()) {
+            Ok(p) => p,
+            Err(e) => return fail(err, &e),
+        };
+        let session = match Session::with_client_id(&context, name.as_deref(), client_id) {
             Ok(s) => s,
             Err(e) => return fail(err, &e),
         };
         drop(context);
         let io = CStream {
             joined: Vec::new(),
+            datagram: protocol.is_dtls(),
             read,
             write,
             user: user as usize,
