@@ -892,3 +892,27 @@ impl SslContext {
         }))
     }
 }
+
+#[cfg(test)]
+mod lazy_client_config_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_context_makes_the_configuration_of_a_name_rule_on_first_use_and_keeps_it() {
+        let ctx = SslContext::new(Protocol::Client);
+        let Ok(Built::Client(configs, _)) = ctx.built() else {
+            panic!("a client context builds client configurations");
+        };
+        assert!(configs.given.get().is_none() && configs.absent.get().is_none());
+        let given = configs.for_rule(NameRule::Given).unwrap();
+        // The same configuration (and so the same resumption store) every time.
+        assert!(Arc::ptr_eq(
+            &given,
+            &configs.for_rule(NameRule::Given).unwrap()
+        ));
+        assert!(configs.absent.get().is_none() && configs.empty.get().is_none());
+        let absent = configs.for_rule(NameRule::Absent).unwrap();
+        let empty = configs.for_rule(NameRule::Empty).unwrap();
+        assert!(!Arc::ptr_eq(&given, &absent) && !Arc::ptr_eq(&absent, &empty));
+    }
+}
