@@ -5,17 +5,22 @@ Each firmware talks to itself over 127.0.0.1: a server process and a client proc
 same binary. Figures: full handshakes/s (TLS 1.2 ECDHE-ECDSA P-256 on both, TLS 1.3 on mpssl
 too; the median of three runs of at least 200 handshakes and 2 s each), bulk MiB/s one way,
 RSS per open client connection, the first handshake of new processes, text size, start-up
-time. The table is printed and written to ``target/micropython/bench.md``.
+time, and the key-exchange group each firmware's client and server negotiate for the TLS 1.2
+handshakes (read from one handshake through a relay: the bench cannot choose it, MicroPython's
+`tls` has no setting for it; the table says when the two differ). The table is printed and written to ``target/micropython/bench.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "target" / "micropython"
@@ -67,6 +72,67 @@ def with_server(fw: Path, job):  # type: ignore[no-untyped-def]
         server.wait()
 
 
+# Key-exchange groups by their TLS code point (the ones either firmware can negotiate).
+GROUPS = {0x0017: "secp256r1", 0x0018: "secp384r1", 0x0019: "secp521r1", 0x001D: "x25519"}
+
+
+def kx_group(fw: Path) -> str:
+    """The key-exchange group a client and a server of `fw` negotiate for TLS12: one
+    handshake through a loopback relay that reads the named curve of the server's
+    ServerKeyExchange (in the clear in TLS 1.2)."""
+    found: list[str] = []
+
+    def sniff(data: bytes) -> None:
+        # Plaintext handshake records from the server, up to its ChangeCipherSpec.
+        pos = 0
+        while pos + 5 <= len(data) and data[pos] == 22:
+            end = pos + 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+            body = data[pos + 5 : end]
+            while len(body) >= 4:
+                kind, n = body[0], int.from_bytes(body[1:4], "big")
+                msg = body[4 : 4 + n]
+                if kind == 12 and len(msg) >= 3 and msg[0] == 3:  # named_curve
+                    group = int.from_bytes(msg[1:3], "big")
+                    found.append(GROUPS.get(group, f"0x{group:04x}"))
+                body = body[4 + n :]
+            pos = end
+
+    def pump(src: socket.socket, dst: socket.socket, seen: bytearray | None) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                if seen is not None and len(seen) < 65536:
+                    seen += data
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def job(port: str) -> None:
+        with socket.socket() as relay:
+            relay.bind(("127.0.0.1", 0))
+            relay.listen(1)
+            args = ["handshakes", str(relay.getsockname()[1]), str(CERTS / "ec_cert.der")]
+            client_proc = subprocess.Popen(
+                [str(fw), str(SCRIPT), *args, "1", "0", TLS12], stdout=subprocess.DEVNULL
+            )
+            try:
+                relay.settimeout(30)
+                conn, _ = relay.accept()
+                upstream = socket.create_connection(("127.0.0.1", int(port)), timeout=30)
+                seen = bytearray()
+                up = threading.Thread(target=pump, args=(conn, upstream, None))
+                up.start()
+                pump(upstream, conn, seen)
+                up.join(30)
+                conn.close()
+                upstream.close()
+                sniff(bytes(seen))
+            finally:
+                client_proc.wait(timeout=30)
+
+    with_server(fw, job)
+    return found[0] if found else "unknown"
+
+
 def text_size(fw: Path) -> int:
     out = subprocess.run(["size", str(fw)], capture_output=True, text=True, check=True).stdout
     return int(out.splitlines()[1].split()[0])
@@ -81,9 +147,9 @@ def startup_ms(fw: Path, runs: int = 20) -> float:
     return statistics.median(times)
 
 
-def measure(name: str, fw: Path) -> dict[str, float]:
+def measure(name: str, fw: Path) -> dict[str, Any]:
     ca = str(CERTS / "ec_cert.der")
-    r: dict[str, float] = {}
+    r: dict[str, Any] = {}
 
     def handshakes(suite: str | None) -> tuple[float, float]:
         """Handshakes/s and the first handshake's ms: medians over HANDSHAKE_RUNS runs, each
@@ -116,6 +182,7 @@ def measure(name: str, fw: Path) -> dict[str, float]:
         return (after - before) / CONNS, (after - first) / (CONNS + 1)
 
     r["rss"], r["rss_first"] = with_server(fw, conns)
+    r["group"] = kx_group(fw)
     r["text"] = text_size(fw)
     r["startup"] = startup_ms(fw)
     return r
@@ -155,6 +222,10 @@ def main() -> int:
         ratio = m[key] / b[key] if b[key] else float("nan")
         lines.append(f"| {label} | {fmt.format(m[key])} | {fmt.format(b[key])} | {ratio:.2f}x |")
     lines.append(f"| full handshakes/s, TLS 1.3 (mpssl only) | {m['hs13']:.0f} | - | - |")
+    same = "same" if m["group"] == b["group"] else "differ"
+    lines.append(
+        f"| key-exchange group, TLS 1.2 handshakes | {m['group']} | {b['group']} | {same} |"
+    )
     table = "\n".join(lines)
     print(table)
     (OUT / "bench.md").write_text(table + "\n")

@@ -4,7 +4,7 @@
 //! rustls configurations are built once, on first use, and reused by every session of the
 //! context (which is what makes session resumption work); any change to the context drops them.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup};
@@ -112,22 +112,43 @@ pub(crate) enum Built {
 /// A client context's configurations, one per [`NameRule`]: rustls hands a verifier only a
 /// `ServerName`, so whether there is a name to check is a property of the configuration.
 /// Each keeps its own resumption store, so the placeholder name of a session without a name
-/// never shares tickets with a real one.
-#[derive(Debug)]
+/// never shares tickets with a real one. Each is made when a session first needs it (a
+/// context used with one kind of name, the usual case, makes one configuration and one
+/// resumption store, not three).
 pub(crate) struct ClientConfigs {
-    given: Arc<ClientConfig>,
-    absent: Arc<ClientConfig>,
-    empty: Arc<ClientConfig>,
+    given: OnceLock<Arc<ClientConfig>>,
+    absent: OnceLock<Arc<ClientConfig>>,
+    empty: OnceLock<Arc<ClientConfig>>,
+    make: MakeClientConfig,
+}
+
+/// Makes the client configuration for one [`NameRule`].
+type MakeClientConfig = Box<dyn Fn(NameRule) -> Result<Arc<ClientConfig>, Error> + Send + Sync>;
+
+impl std::fmt::Debug for ClientConfigs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfigs")
+            .field("given", &self.given)
+            .field("absent", &self.absent)
+            .field("empty", &self.empty)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfigs {
-    /// The configuration for names of `rule`.
-    pub(crate) fn for_rule(&self, rule: NameRule) -> Arc<ClientConfig> {
-        match rule {
-            NameRule::Given => self.given.clone(),
-            NameRule::Absent => self.absent.clone(),
-            NameRule::Empty => self.empty.clone(),
+    /// The configuration for names of `rule`, made on first use.
+    pub(crate) fn for_rule(&self, rule: NameRule) -> Result<Arc<ClientConfig>, Error> {
+        let slot = match rule {
+            NameRule::Given => &self.given,
+            NameRule::Absent => &self.absent,
+            NameRule::Empty => &self.empty,
+        };
+        if let Some(config) = slot.get() {
+            return Ok(config.clone());
         }
+        let config = (self.make)(rule)?;
+        // Two threads may race here: the first one stored is kept and used by both.
+        Ok(slot.get_or_init(|| config).clone())
     }
 }
 
@@ -665,13 +686,21 @@ impl SslContext {
         let bad_config = |e: rustls::Error| Error::Config(ConfigError::Rustls(e));
         Ok(match self.protocol.tls_role() {
             Protocol::Client | Protocol::DtlsClient => {
-                let config = |rule| -> Result<Arc<ClientConfig>, Error> {
+                // The one step that can fail, checked now so that a bad context fails here
+                // as before; the configurations themselves are made on first use.
+                ClientConfig::builder_with_provider(provider.clone())
+                    .with_protocol_versions(&versions)
+                    .map_err(bad_config)?;
+                let (resumption, alpn, keylog) =
+                    (self.resumption, self.alpn.clone(), self.keylog.clone());
+                let verifier_check = check.clone();
+                let make = move |rule| -> Result<Arc<ClientConfig>, Error> {
                     let builder = ClientConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&versions)
                         .map_err(bad_config)?
                         .dangerous()
                         .with_custom_certificate_verifier(Arc::new(ServerVerifier {
-                            check: check.clone(),
+                            check: verifier_check.clone(),
                             rule,
                         }));
                     let mut config = match &certified {
@@ -680,19 +709,20 @@ impl SslContext {
                         }
                         None => builder.with_no_client_auth(),
                     };
-                    if !self.resumption {
+                    if !resumption {
                         config.resumption = Resumption::disabled();
                     }
-                    config.alpn_protocols = self.alpn.clone();
-                    if let Some(keylog) = &self.keylog {
+                    config.alpn_protocols = alpn.clone();
+                    if let Some(keylog) = &keylog {
                         config.key_log = keylog.clone();
                     }
                     Ok(Arc::new(config))
                 };
                 let configs = ClientConfigs {
-                    given: config(NameRule::Given)?,
-                    absent: config(NameRule::Absent)?,
-                    empty: config(NameRule::Empty)?,
+                    given: OnceLock::new(),
+                    absent: OnceLock::new(),
+                    empty: OnceLock::new(),
+                    make: Box::new(make),
                 };
                 Built::Client(Arc::new(configs), check)
             }
@@ -911,5 +941,29 @@ impl SslContext {
             suites: self.psk.suites.clone(),
             random: self.provider.secure_random,
         }))
+    }
+}
+
+#[cfg(test)]
+mod lazy_client_config_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_context_makes_the_configuration_of_a_name_rule_on_first_use_and_keeps_it() {
+        let ctx = SslContext::new(Protocol::Client);
+        let Ok(Built::Client(configs, _)) = ctx.built() else {
+            panic!("a client context builds client configurations");
+        };
+        assert!(configs.given.get().is_none() && configs.absent.get().is_none());
+        let given = configs.for_rule(NameRule::Given).unwrap();
+        // The same configuration (and so the same resumption store) every time.
+        assert!(Arc::ptr_eq(
+            &given,
+            &configs.for_rule(NameRule::Given).unwrap()
+        ));
+        assert!(configs.absent.get().is_none() && configs.empty.get().is_none());
+        let absent = configs.for_rule(NameRule::Absent).unwrap();
+        let empty = configs.for_rule(NameRule::Empty).unwrap();
+        assert!(!Arc::ptr_eq(&given, &absent) && !Arc::ptr_eq(&absent, &empty));
     }
 }

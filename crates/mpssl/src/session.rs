@@ -101,7 +101,7 @@ impl Session {
                     Some(name) => parse_server_name(name)?,
                     None => PeerName::Absent,
                 };
-                let config = configs.for_rule(name.rule());
+                let config = configs.for_rule(name.rule())?;
                 let conn = ClientConnection::new(config, name.for_rustls())?;
                 // check_hostname=False: the name is sent (SNI) but not checked.
                 let checked = if check.check_names {

@@ -38,8 +38,11 @@ impl ServerCertificates {
     /// The index of the certificate presented to a client that sent `name` (see the module
     /// doc), `None` when there is none.
     pub fn choose_index(&self, name: Option<&str>) -> Option<usize> {
-        if self.0.is_empty() {
-            return None;
+        match self.0.len() {
+            0 => return None,
+            // One certificate is the default whatever the name: no need to parse it.
+            1 => return Some(0),
+            _ => {}
         }
         let Some(name) = name.and_then(|n| ServerName::try_from(n).ok()) else {
             return Some(0);

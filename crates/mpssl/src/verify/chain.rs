@@ -228,7 +228,7 @@ impl Checker {
         } else {
             flags |= self.chain_flags(leaf, &parsed, intermediates, now_secs, usage, &mut chain);
         }
-        flags |= key_flags(&chain);
+        flags |= key_flags(&parsed, &chain);
         flags |= names::name_flags(leaf, &parsed, name, self.check_common_name);
         Assessment { flags, chain }
     }
@@ -413,18 +413,28 @@ fn key_is_weak(der: &[u8]) -> bool {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
         return false;
     };
+    parsed_key_is_weak(&cert)
+}
+
+/// [`key_is_weak`] for a certificate already parsed.
+fn parsed_key_is_weak(cert: &X509Certificate<'_>) -> bool {
     match cert.public_key().parsed() {
         Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => rsa.key_size() < MIN_RSA_BITS,
         _ => false,
     }
 }
 
-/// `BAD_KEY` for a weak key anywhere in `chain` (leaf first); a weak key above the leaf also
-/// means nothing it signed could be checked (`NOT_TRUSTED`).
-fn key_flags(chain: &[Vec<u8>]) -> VerifyFlags {
+/// `BAD_KEY` for a weak key anywhere in `chain` (leaf first, `leaf` its first certificate
+/// already parsed); a weak key above the leaf also means nothing it signed could be checked
+/// (`NOT_TRUSTED`).
+fn key_flags(leaf: &X509Certificate<'_>, chain: &[Vec<u8>]) -> VerifyFlags {
     let mut flags = VerifyFlags::default();
     for (depth, der) in chain.iter().enumerate() {
-        if key_is_weak(der) {
+        let weak = match depth {
+            0 => parsed_key_is_weak(leaf),
+            _ => key_is_weak(der),
+        };
+        if weak {
             flags |= VerifyFlags::BAD_KEY;
             if depth > 0 {
                 flags |= VerifyFlags::NOT_TRUSTED;
